@@ -1,0 +1,1 @@
+"""Music-embedding workbench library: datasets, audio, features, models, retrieval."""

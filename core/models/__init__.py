@@ -1,0 +1,1 @@
+"""Neural models of the workbench (autoencoders and their relatives)."""

@@ -1,0 +1,37 @@
+"""Shared fixtures: prepared real-audio datasets (demo corpus, gtzan_mini) and ../shared/data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from core.datasets import build_catalog
+from core.prepare import prepare_dataset
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """../shared/data (real GTZAN/MusicCaps subsets); skips where it is absent."""
+    if not (SHARED_DATA / "gtzan_mini").is_dir():
+        pytest.skip("../shared/data is not present")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def demo_dir(tmp_path_factory) -> Path:
+    """A prepared dataset folder of the embedded demo corpus (28 real tracks)."""
+    out = tmp_path_factory.mktemp("demo")
+    prepare_dataset(build_catalog("demo"), out, workers=2, progress=False)
+    return out
+
+
+@pytest.fixture(scope="session")
+def gtzan_mini_dir(tmp_path_factory, shared_data) -> Path:
+    """A prepared dataset folder of ../shared/data/gtzan_mini (100 clips x 15 s, 10 genres)."""
+    out = tmp_path_factory.mktemp("gtzan_mini")
+    prepare_dataset(build_catalog("gtzan", shared_data / "gtzan_mini"), out, workers=2, progress=False)
+    return out

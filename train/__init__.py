@@ -1,0 +1,1 @@
+"""Thin command-line programs: `python -m train.<name> --help`."""

@@ -1,0 +1,66 @@
+"""Build a dataset's catalog and feature cache: `python -m train.prepare --help`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from core.config import DEFAULT_AUDIO
+from core.datasets import CatalogError, build_catalog
+from core.prepare import prepare_dataset
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """Parse 'i/n' (0-based shard i of n)."""
+    try:
+        i, n = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError("--shard must look like i/n, e.g. 0/4") from None
+    if not (n >= 1 and 0 <= i < n):
+        raise argparse.ArgumentTypeError("--shard i/n needs 0 <= i < n")
+    return i, n
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse flags, build the catalog, compute this shard's features and (optionally) merge."""
+    ap = argparse.ArgumentParser(prog="python -m train.prepare", description=__doc__)
+    ap.add_argument("--dataset", required=True, choices=["fma", "gtzan", "folder", "musiccaps", "demo"])
+    ap.add_argument("--root", type=Path, help="dataset root (not needed for demo)")
+    ap.add_argument("--out", type=Path, help="output folder (default artifacts/<dataset>)")
+    ap.add_argument("--subset", default="small", choices=["small", "medium", "large"], help="FMA subset")
+    ap.add_argument("--labels", type=Path, help="folder datasets: CSV with path,genre,artist,title,tags")
+    ap.add_argument("--workers", type=int, default=os.cpu_count(), help="processes (default: all cores)")
+    ap.add_argument("--shard", type=parse_shard, default=(0, 1), help="compute only shard i of n (i/n)")
+    ap.add_argument("--no-merge", action="store_true", help="compute parts only; merge later with --merge-only")
+    ap.add_argument("--merge-only", action="store_true", help="assemble the cache from existing parts")
+    ap.add_argument("--quiet", action="store_true", help="no progress bar")
+    args = ap.parse_args(argv)
+    out = args.out or Path("artifacts") / args.dataset
+    try:
+        catalog = build_catalog(args.dataset, args.root, args.subset, args.labels)
+    except CatalogError as exc:
+        print(f"error: {exc} (nothing written)", file=sys.stderr)
+        return 2
+    try:
+        result = prepare_dataset(
+            catalog, out, DEFAULT_AUDIO, workers=args.workers, shard=args.shard,
+            compute=not args.merge_only, merge=not args.no_merge, progress=not args.quiet,
+        )
+    except RuntimeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    s = result.summary
+    if s:
+        print(f"{out}: {s['ok']} ok, {s['skipped']} skipped of {s['tracks']} tracks "
+              f"({result.computed} computed, {result.reused} reused) in {s['seconds']} s")
+        for reason, count in sorted(s["reasons"].items()):
+            print(f"  skipped {count:5d}  {reason}")
+    else:
+        print(f"{out}: shard {args.shard[0]}/{args.shard[1]}: {result.computed} computed, {result.reused} reused")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
