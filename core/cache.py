@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import tempfile
+import zipfile
 from dataclasses import asdict
 from functools import cached_property
 from pathlib import Path
@@ -43,12 +44,20 @@ def source_fingerprint(path: str | Path, cfg: AudioConfig) -> str:
     return f"{stamp}-{cfg.fingerprint()}"
 
 
+def _umask_mode(base: int) -> int:
+    """`base` permissions filtered by the process umask (what open()/mkdir() would give)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return base & ~mask
+
+
 def write_part(path: Path, **arrays) -> None:
     """Write an .npz atomically (temporary file, then rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
     with os.fdopen(fd, "wb") as f:
         np.savez(f, **arrays)
+    os.chmod(tmp, _umask_mode(0o666))  # mkstemp makes 0600 files; others (e.g. the app's user) must read them
     os.replace(tmp, path)
 
 
@@ -62,12 +71,22 @@ def read_part_meta(path: Path) -> dict | None:
         return None
 
 
+def _npz_array_shape(path: Path, name: str) -> tuple[int, ...]:
+    """Shape of one array inside an .npz, read from its header without loading the data."""
+    with zipfile.ZipFile(path) as zf, zf.open(f"{name}.npy") as f:
+        version = np.lib.format.read_magic(f)
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, _, _ = read_header(f)
+    return tuple(shape)
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     """Replace a text file atomically."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write(text)
+    os.chmod(tmp, _umask_mode(0o666))
     os.replace(tmp, path)
 
 
@@ -75,7 +94,7 @@ def merge_parts(ds_dir: Path, catalog: pd.DataFrame, cfg: AudioConfig, baseline_
     """Assemble all parts of `catalog` into cache/ (mels memmap, segments, baseline) and
     return the catalog with status, duration and `row` filled in. Streams one part at a time."""
     ds_dir = Path(ds_dir)
-    catalog = catalog.copy()
+    catalog = catalog.reset_index(drop=True)  # positions below are labels too (a filtered catalog works)
     rows = np.full(len(catalog), -1, dtype=np.int64)
     n_segments, n_ok = 0, 0
     plan: list[tuple[int, Path, list[int]]] = []
@@ -90,8 +109,7 @@ def merge_parts(ds_dir: Path, catalog: pd.DataFrame, cfg: AudioConfig, baseline_
         catalog.at[i, "duration_s"] = round(meta["duration_s"], 3)
         if meta["status"] != "ok":
             continue
-        with np.load(p) as z:
-            n_frames = int(z["mel"].shape[1])
+        n_frames = _npz_array_shape(p, "mel")[1]
         starts = segment_starts(n_frames, cfg.segment_frames, cfg.segment_hop)
         rows[i] = n_ok
         plan.append((n_ok, p, starts))
@@ -100,12 +118,29 @@ def merge_parts(ds_dir: Path, catalog: pd.DataFrame, cfg: AudioConfig, baseline_
     catalog["row"] = rows
     final = ds_dir / "cache"
     tmp = Path(tempfile.mkdtemp(dir=ds_dir, prefix=".cache-"))
+    os.chmod(tmp, _umask_mode(0o777))  # mkdtemp makes 0700 folders
+    try:
+        _write_cache(tmp, catalog, rows, plan, n_segments, n_ok, cfg, baseline_names)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)  # an interrupted merge leaves the old cache as it was
+        raise
+    old = ds_dir / ".cache-old"
+    shutil.rmtree(old, ignore_errors=True)
+    if final.exists():
+        final.rename(old)
+    tmp.rename(final)
+    shutil.rmtree(old, ignore_errors=True)
+    return catalog
+
+
+def _write_cache(tmp: Path, catalog: pd.DataFrame, rows: np.ndarray, plan: list, n_segments: int, n_ok: int,
+                 cfg: AudioConfig, baseline_names: list[str]) -> None:
+    """Write mels, segments, baseline, config and the catalog they belong to into `tmp`."""
     mels = np.lib.format.open_memmap(tmp / "mels.npy", mode="w+", dtype=np.float16,
                                      shape=(n_segments, cfg.n_mels, cfg.segment_frames))
     baseline = np.zeros((n_ok, len(baseline_names)), np.float32)
     seg_rows, s = [], 0
-    track_ids = catalog["track_id"].to_numpy()
-    ok_ids = track_ids[rows >= 0]
+    ok_ids = catalog["track_id"].to_numpy()[rows >= 0]
     for row, p, starts in plan:
         with np.load(p) as z:
             mel = z["mel"]
@@ -122,13 +157,9 @@ def merge_parts(ds_dir: Path, catalog: pd.DataFrame, cfg: AudioConfig, baseline_
     np.save(tmp / "baseline_raw.npy", baseline)
     (tmp / "baseline_names.json").write_text(json.dumps(baseline_names))
     (tmp / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
-    old = ds_dir / ".cache-old"
-    shutil.rmtree(old, ignore_errors=True)
-    if final.exists():
-        final.rename(old)
-    tmp.rename(final)
-    shutil.rmtree(old, ignore_errors=True)
-    return catalog
+    # The cache carries its own copy of the catalog, swapped in with it, so a reader never
+    # pairs new mels with an old catalog (the top-level catalog.csv is written just after).
+    catalog.to_csv(tmp / "catalog.csv", index=False)
 
 
 class FeatureCache:
@@ -154,8 +185,8 @@ class FeatureCache:
 
     @cached_property
     def catalog(self) -> pd.DataFrame:
-        """Every catalog row, skipped tracks included."""
-        return load_catalog(self.ds_dir)
+        """Every catalog row, skipped tracks included (the copy swapped in with the cache)."""
+        return load_catalog(self.cache_dir if (self.cache_dir / "catalog.csv").exists() else self.ds_dir)
 
     @cached_property
     def tracks(self) -> pd.DataFrame:

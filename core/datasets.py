@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import re
+from collections import Counter
 from pathlib import Path
 
 import pandas as pd
@@ -41,10 +42,10 @@ def make_catalog(rows: list[dict]) -> pd.DataFrame:
     """Build a catalog DataFrame with the standard columns and types from row dicts."""
     df = pd.DataFrame(rows, columns=CATALOG_COLUMNS)
     for col in ("genre", "artist", "title", "tags", "split"):
-        df[col] = df[col].fillna("").astype(str)
+        df[col] = df[col].astype(object).fillna("").astype(str)
     df["track_id"] = df["track_id"].astype(str)
     df["path"] = df["path"].astype(str)
-    df["status"] = df["status"].fillna("ok").astype(str)
+    df["status"] = df["status"].astype(object).fillna("ok").astype(str)
     df["duration_s"] = pd.to_numeric(df["duration_s"], errors="coerce")
     if df["track_id"].duplicated().any():
         dup = df.loc[df["track_id"].duplicated(), "track_id"].iloc[0]
@@ -77,7 +78,12 @@ def read_fma_tracks(tracks_csv: Path) -> pd.DataFrame:
     """Read FMA's two-header-row tracks.csv; raise CatalogError naming a missing column."""
     if not Path(tracks_csv).exists():
         raise CatalogError(f"FMA metadata not found: {tracks_csv}")
-    tracks = pd.read_csv(tracks_csv, index_col=0, header=[0, 1], low_memory=False)
+    try:
+        tracks = pd.read_csv(tracks_csv, index_col=0, header=[0, 1], low_memory=False)
+    except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise CatalogError(f"{tracks_csv} is not FMA's two-header-row tracks.csv ({str(exc)[:120]})") from None
+    if not isinstance(tracks.columns, pd.MultiIndex):
+        raise CatalogError(f"{tracks_csv} is not FMA's two-header-row tracks.csv")
     missing = [f"{a}.{b}" for a, b in FMA_REQUIRED if (a, b) not in tracks.columns]
     if missing:
         raise CatalogError(f"{tracks_csv} lacks required column(s): {', '.join(missing)}")
@@ -92,6 +98,8 @@ def fma_catalog(root: Path, subset: str = "small", metadata: Path | None = None)
     genre_names: dict[int, str] = {}
     if (meta / "genres.csv").exists():
         g = pd.read_csv(meta / "genres.csv", index_col=0)
+        if "title" not in g.columns:
+            raise CatalogError(f"{meta / 'genres.csv'} lacks required column: title")
         genre_names = {int(i): str(t) for i, t in g["title"].items()}
     audio_dir = root / f"fma_{subset}"
     sel = tracks[tracks[("set", "subset")].isin(FMA_SUBSETS[subset])]
@@ -150,12 +158,16 @@ def folder_catalog(root: Path, labels_csv: Path | None = None) -> pd.DataFrame:
             raise CatalogError(f"{labels_csv} lacks required column: path")
         labels = {str(Path(r["path"])): r for r in lab.to_dict("records")}
     rows = []
+    stems = [p.relative_to(root).with_suffix("").as_posix() for p in files]
+    clash = {t for t, c in Counter(stems).items() if c > 1}  # song.mp3 beside song.wav: ids keep the suffix
     for path in files:
         rel = path.relative_to(root)
         rec = labels.get(str(rel), {})
         genre = rec.get("genre") or (rel.parts[0] if len(rel.parts) > 1 else "")
         artist = rec.get("artist", "")
         track_id = rel.with_suffix("").as_posix()
+        if track_id in clash:
+            track_id = rel.as_posix()
         rows.append(_row(
             track_id, path, genre=genre, artist=artist, title=rec.get("title") or path.stem,
             tags=rec.get("tags", ""), split=hash_split(artist or track_id),

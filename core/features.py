@@ -7,6 +7,7 @@ STFT or from cheap time-domain framing, so audio is decoded and transformed once
 
 from __future__ import annotations
 
+import warnings
 from functools import lru_cache
 
 import librosa
@@ -109,7 +110,10 @@ def analyze(audio: np.ndarray, cfg: AudioConfig = DEFAULT_AUDIO) -> tuple[np.nda
 def summarize(per_frame: np.ndarray) -> np.ndarray:
     """Seven statistics per row (mean, std, skew, kurtosis, median, min, max), flattened."""
     x = per_frame.astype(np.float64)
-    with np.errstate(all="ignore"):
+    # constant rows (a pure tone's chroma, digital padding) make skew/kurtosis undefined:
+    # they become 0 below, so scipy's precision-loss warnings are noise here
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
         stats = np.stack(
             [
                 x.mean(1),
@@ -126,16 +130,26 @@ def summarize(per_frame: np.ndarray) -> np.ndarray:
 
 
 def _stft_chunks(audio: np.ndarray, cfg: AudioConfig):
-    """Yield (first_frame, power [bins, frames]) chunks of the centred STFT of `audio`."""
-    half = cfg.n_fft // 2
-    mode = "reflect" if audio.size > half else "constant"
-    padded = torch.from_numpy(np.pad(audio.astype(np.float32), half, mode=mode))
-    n_frames = 1 + audio.size // cfg.hop_length
+    """Yield (first_frame, power [bins, frames]) chunks of the centred STFT of `audio`.
+
+    Equal to `torch.stft(audio, center=True, pad_mode="reflect")` (constant padding for
+    clips shorter than half a window), but each chunk pads only its own stretch of audio,
+    so no padded copy of a whole long track is ever made.
+    """
+    audio = np.asarray(audio, dtype=np.float32)
+    half, hop, n = cfg.n_fft // 2, cfg.hop_length, audio.size
+    mode = "reflect" if n > half else "constant"
+    n_frames = 1 + n // hop
     window = torch.hann_window(cfg.n_fft)
     for f0 in range(0, n_frames, CHUNK_FRAMES):
         f1 = min(n_frames, f0 + CHUNK_FRAMES)
-        seg = padded[f0 * cfg.hop_length : (f1 - 1) * cfg.hop_length + cfg.n_fft]
-        spec = torch.stft(seg, cfg.n_fft, cfg.hop_length, window=window, center=False, return_complex=True)
+        a, e = f0 * hop - half, (f1 - 1) * hop + half  # samples this chunk covers (may overhang)
+        w0, w1 = max(a - half, 0), min(e + half, n)  # with context for the reflection
+        left, right = max(0, -a), max(0, e - n)
+        seg = np.pad(audio[w0:w1], (left, right), mode=mode) if left or right else audio[w0:w1]
+        off = a - w0 + left
+        seg = torch.from_numpy(np.ascontiguousarray(seg[off : off + e - a]))
+        spec = torch.stft(seg, cfg.n_fft, hop, window=window, center=False, return_complex=True)
         yield f0, (spec.real.square() + spec.imag.square()).numpy()
 
 
@@ -179,10 +193,17 @@ def _spectral_contrast(power: np.ndarray, cfg: AudioConfig, quantile: float = 0.
 
 
 def _zero_crossing_rate(audio: np.ndarray, f0: int, n: int, cfg: AudioConfig) -> np.ndarray:
-    """Fraction of sign changes per centred frame, aligned with the STFT frames."""
-    signs = np.signbit(audio)
-    crossings = np.concatenate([[0], np.cumsum(signs[1:] != signs[:-1])])
-    centers = (np.arange(f0, f0 + n) * cfg.hop_length).clip(0, audio.size - 1)
-    lo = (centers - cfg.n_fft // 2).clip(0, audio.size - 1)
-    hi = (centers + cfg.n_fft // 2).clip(0, audio.size - 1)
-    return (crossings[hi] - crossings[lo]) / float(cfg.n_fft)
+    """Fraction of sign changes per centred frame, aligned with the STFT frames.
+
+    Only the samples under this chunk's frames are scanned, so the work and memory per
+    chunk stay bounded however long the track is.
+    """
+    half = cfg.n_fft // 2
+    last = audio.size - 1
+    centers = (np.arange(f0, f0 + n) * cfg.hop_length).clip(0, last)
+    lo = (centers - half).clip(0, last)
+    hi = (centers + half).clip(0, last)
+    a, b = int(lo[0]), int(hi[-1])
+    signs = np.signbit(audio[a : b + 1])
+    crossings = np.concatenate([[0], np.cumsum(signs[1:] != signs[:-1], dtype=np.int32)])
+    return (crossings[hi - a] - crossings[lo - a]) / float(cfg.n_fft)

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from core.audio import AudioError, load_audio
+from core.audio import AudioError, load_audio, peak_abs
 from core.cache import atomic_write_text, merge_parts, part_path, read_part_meta, source_fingerprint, write_part
 from core.config import DEFAULT_AUDIO, AudioConfig
 from core.features import analyze, baseline_names
@@ -56,7 +56,7 @@ def process_track(track_id: str, path: str, out_file: str, fingerprint: str, cfg
         duration = audio.size / cfg.sample_rate
         if duration < cfg.min_duration_s:
             raise AudioError(f"too short ({duration:.2f} s < {cfg.min_duration_s:.1f} s minimum)")
-        if float(np.max(np.abs(audio))) < SILENCE_PEAK:
+        if peak_abs(audio) < SILENCE_PEAK:
             raise AudioError("silent (peak below -80 dBFS)")
         mel32, base = analyze(audio, cfg)
         mel = mel32.astype(np.float16)

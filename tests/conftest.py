@@ -35,3 +35,14 @@ def gtzan_mini_dir(tmp_path_factory, shared_data) -> Path:
     out = tmp_path_factory.mktemp("gtzan_mini")
     prepare_dataset(build_catalog("gtzan", shared_data / "gtzan_mini"), out, workers=2, progress=False)
     return out
+
+
+@pytest.fixture(scope="session")
+def fma_tree(tmp_path_factory) -> dict:
+    """An FMA-layout dataset built by the tests (real demo-corpus music as 44.1 kHz stereo MP3s
+    in fma_small/NNN/NNNNNN.mp3, tracks.csv in FMA's two-header-row format, genres.csv), with a
+    missing MP3, an orphan MP3, a no-audio MP3 like 099134, a truncated MP3 and a medium-only row.
+    Read-only: tests that change files copy it first. See tests/helpers_audio.py."""
+    from helpers_audio import build_fma_tree
+
+    return build_fma_tree(tmp_path_factory.mktemp("fma"), n=8, seconds=6.0)

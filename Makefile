@@ -1,0 +1,40 @@
+# Two entry points (see README): `make demo` and `make test`. Everything else is a helper.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+HOST_PY ?= python3
+
+.PHONY: demo test lint bench install install-dev chromium
+
+$(VENV)/.installed: requirements.txt
+	test -x $(PY) || $(HOST_PY) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+## demo: install, build the demo artifacts from the embedded corpus, start the app
+demo: install
+	$(PY) -m train.demo
+	$(VENV)/bin/streamlit run app.py --browser.gatherUsageStats false
+
+## test: install, lint, run the whole suite (the browser test needs Debian's chromium)
+test: install-dev chromium
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/pytest -q
+
+chromium:
+	@test -x /usr/bin/chromium || { [ "$$(id -u)" = 0 ] && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || echo "chromium not installed: the browser test will be skipped"; }
+
+lint: install-dev
+	$(VENV)/bin/ruff check .
+
+bench: install-dev
+	$(PY) benchmarks/bench_prepare.py
+	$(PY) benchmarks/bench_training.py
+	$(PY) benchmarks/bench_griffinlim.py
+	$(PY) benchmarks/bench_app.py

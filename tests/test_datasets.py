@@ -1,0 +1,233 @@
+"""core.datasets: catalogs of FMA (two-header tracks.csv), GTZAN, any folder, MusicCaps and the demo corpus."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from helpers_audio import FMA_COLUMNS, fma_rows, tone, write_genres_csv, write_tracks_csv, write_wav
+
+from core.datasets import (
+    CATALOG_COLUMNS,
+    CatalogError,
+    block_split,
+    build_catalog,
+    demo_catalog,
+    fma_catalog,
+    folder_catalog,
+    gtzan_catalog,
+    hash_split,
+    make_catalog,
+    musiccaps_catalog,
+    read_fma_tracks,
+)
+from train.prepare import main as prepare_main
+
+
+def assert_catalog_schema(cat: pd.DataFrame) -> None:
+    assert list(cat.columns) == CATALOG_COLUMNS
+    assert cat["track_id"].map(type).eq(str).all() and not cat["track_id"].duplicated().any()
+    assert set(cat["split"]) <= {"train", "val", "test"}
+    for col in ("genre", "artist", "title", "tags", "status", "path"):
+        assert cat[col].map(type).eq(str).all(), col
+
+
+# ------------------------------------------------------------------------------ FMA
+def test_fma_tracks_csv_is_read_with_two_header_rows(fma_tree):
+    tracks = read_fma_tracks(fma_tree["root"] / "fma_metadata" / "tracks.csv")
+    assert isinstance(tracks.columns, pd.MultiIndex) and tracks.index.name == "track_id"
+    assert ("track", "genre_top") in tracks.columns and ("set", "split") in tracks.columns
+    assert tracks.loc[2, ("artist", "name")] == "Artist, 1"  # quoted comma survives
+
+
+def test_fma_catalog(fma_tree):
+    cat = fma_catalog(fma_tree["root"], "small")
+    assert_catalog_schema(cat)
+    by_id = cat.set_index("track_id")
+    # ids are six-digit strings, audio at fma_small/<first three digits>/<id>.mp3
+    assert by_id.loc["000002", "path"].endswith("fma_small/000/000002.mp3")
+    assert by_id.loc["001039", "path"].endswith("fma_small/001/001039.mp3")
+    # official split mapped, genre_top as genre, genres (ids) named through genres.csv as tags
+    row = by_id.loc["000002"]
+    assert [row.genre, row.artist, row.title, row.split] == ["Rock", "Artist, 1", "Track 0", "train"]
+    assert by_id.loc["000140", "split"] == "val" and by_id.loc["000148", "split"] == "test"
+    assert by_id.loc["000002", "tags"] == "Punk|Rock"
+    assert by_id.loc["000005", "tags"] == "Electronic"
+    assert all(by_id.loc[t, "status"] == "ok" for t in fma_tree["good"])
+    # the known kinds of trouble are flagged, not fatal
+    assert by_id.loc["123456", "status"] == "missing audio file"
+    assert by_id.loc["777777", "status"] == "no catalog row in tracks.csv"
+    assert by_id.loc["099134", "status"] == "ok"  # no audio: found out when decoding (see test_prepare)
+    assert "155066" not in by_id.index  # medium-only row is not in fma_small
+    assert len(cat) == 8 + 4
+
+
+def test_fma_medium_subset_includes_small_rows(fma_tree):
+    cat = fma_catalog(fma_tree["root"], "medium")
+    assert "155066" in set(cat["track_id"])  # its MP3 would live under fma_medium/: reported missing
+    assert cat.set_index("track_id").loc["155066", "status"] == "missing audio file"
+
+
+def test_fma_tracks_csv_missing_a_required_column(tmp_path):
+    cols = [c for c in FMA_COLUMNS if c != ("track", "genre_top")]
+    write_tracks_csv(tmp_path / "fma_metadata" / "tracks.csv", fma_rows(3), cols)
+    with pytest.raises(CatalogError, match=r"lacks required column\(s\): track\.genre_top"):
+        fma_catalog(tmp_path)
+
+
+def test_prepare_cli_names_the_missing_column_and_writes_nothing(tmp_path, capsys):
+    cols = [c for c in FMA_COLUMNS if c not in {("set", "split"), ("artist", "name")}]
+    write_tracks_csv(tmp_path / "fma" / "fma_metadata" / "tracks.csv", fma_rows(3), cols)
+    write_genres_csv(tmp_path / "fma" / "fma_metadata" / "genres.csv")
+    out = tmp_path / "out"
+    rc = prepare_main(["--dataset", "fma", "--root", str(tmp_path / "fma"), "--out", str(out), "--quiet"])
+    err = capsys.readouterr().err
+    assert rc != 0
+    assert "set.split" in err and "artist.name" in err and "nothing written" in err
+    assert not out.exists()
+
+
+def test_single_header_csv_is_not_taken_for_fma(tmp_path):
+    path = tmp_path / "fma_metadata" / "tracks.csv"
+    path.parent.mkdir(parents=True)
+    pd.DataFrame({"track_id": [2, 5], "genre_top": ["Rock", "Pop"]}).to_csv(path, index=False)
+    with pytest.raises(CatalogError, match="tracks.csv"):
+        fma_catalog(tmp_path)
+
+
+def test_fma_metadata_absent(tmp_path):
+    with pytest.raises(CatalogError, match="FMA metadata not found"):
+        fma_catalog(tmp_path)
+
+
+# ------------------------------------------------------------------------------ GTZAN
+def test_gtzan_catalog_layout_and_block_splits(tmp_path):
+    for genre in ("blues", "jazz"):
+        for i in range(10):
+            write_wav(tmp_path / "genres_original" / genre / f"{genre}.{i:05d}.wav", tone(440, 0.1))
+    (tmp_path / "genres_original" / "jazz" / "notes.txt").write_text("ignored")
+    cat = gtzan_catalog(tmp_path)
+    assert_catalog_schema(cat)
+    jazz = cat[cat["genre"] == "jazz"]
+    assert jazz["split"].tolist() == ["train"] * 8 + ["val", "test"]  # contiguous blocks of ids
+    assert (cat["artist"] == "").all() and len(cat) == 20
+    assert gtzan_catalog(tmp_path / "genres_original")["track_id"].tolist() == cat["track_id"].tolist()
+
+
+def test_gtzan_catalog_without_genre_folders(tmp_path):
+    with pytest.raises(CatalogError, match="no genre folders"):
+        gtzan_catalog(tmp_path)
+
+
+def test_gtzan_mini_catalog(shared_data):
+    cat = build_catalog("gtzan", shared_data / "gtzan_mini")
+    assert_catalog_schema(cat)
+    assert len(cat) == 100 and cat["genre"].nunique() == 10
+    assert cat.groupby("genre")["split"].apply(lambda s: s.value_counts().to_dict()).unstack().eq(
+        pd.Series({"train": 8, "val": 1, "test": 1})).all().all()
+
+
+# ------------------------------------------------------------------------------ any folder
+def test_folder_catalog_genres_from_subfolders(tmp_path):
+    write_wav(tmp_path / "rock" / "a.wav", tone(440, 0.1))
+    write_wav(tmp_path / "rock" / "live" / "b.wav", tone(440, 0.1))
+    write_wav(tmp_path / "c.wav", tone(440, 0.1))
+    (tmp_path / "rock" / "cover.jpg").write_bytes(b"\xff\xd8")
+    cat = folder_catalog(tmp_path)
+    assert_catalog_schema(cat)
+    by_id = cat.set_index("track_id")
+    assert sorted(by_id.index) == ["c", "rock/a", "rock/live/b"]
+    assert by_id.loc["rock/live/b", "genre"] == "rock" and by_id.loc["c", "genre"] == ""
+    assert (cat["status"] == "ok").all()
+    assert folder_catalog(tmp_path)["split"].tolist() == cat["split"].tolist()  # deterministic
+
+
+def test_folder_catalog_same_name_different_format(tmp_path):
+    write_wav(tmp_path / "song.wav", tone(440, 0.1))
+    write_wav(tmp_path / "song.flac", tone(440, 0.1))
+    write_wav(tmp_path / "other.wav", tone(440, 0.1))
+    assert sorted(folder_catalog(tmp_path)["track_id"]) == ["other", "song.flac", "song.wav"]
+
+
+def test_folder_catalog_with_labels_csv(tmp_path):
+    write_wav(tmp_path / "x" / "a.wav", tone(440, 0.1))
+    write_wav(tmp_path / "b.wav", tone(440, 0.1))
+    labels = tmp_path / "labels.csv"
+    pd.DataFrame({"path": ["x/a.wav", "b.wav", "gone.wav"], "genre": ["jazz", "", "pop"],
+                  "artist": ["Ann", "Bob", ""], "title": ["A", "", "Gone"], "tags": ["calm|piano", "", ""]}
+                 ).to_csv(labels, index=False)
+    by_id = folder_catalog(tmp_path, labels).set_index("track_id")
+    assert by_id.loc["x/a", ["genre", "artist", "title", "tags"]].tolist() == ["jazz", "Ann", "A", "calm|piano"]
+    assert by_id.loc["b", "title"] == "b" and by_id.loc["b", "artist"] == "Bob"
+    assert by_id.loc["gone", "status"] == "missing audio file"  # a label row whose file is missing
+
+
+def test_folder_labels_csv_without_path_column(tmp_path):
+    write_wav(tmp_path / "a.wav", tone(440, 0.1))
+    pd.DataFrame({"file": ["a.wav"]}).to_csv(tmp_path / "labels.csv", index=False)
+    with pytest.raises(CatalogError, match="lacks required column: path"):
+        folder_catalog(tmp_path, tmp_path / "labels.csv")
+
+
+# ------------------------------------------------------------------------------ MusicCaps
+def test_musiccaps_catalog_small(tmp_path):
+    write_wav(tmp_path / "audio" / "abc.wav", tone(440, 0.1))
+    pd.DataFrame({
+        "ytid": ["abc", "missing1"],
+        "aspect_list": ["['Jazz', 'piano', 'calm']", "['rock']"],
+        "caption": ["A calm jazz piano piece.", "Loud rock."],
+        "is_audioset_eval": ["True", "False"],
+    }).to_csv(tmp_path / "captions.csv", index=False)
+    by_id = musiccaps_catalog(tmp_path).set_index("track_id")
+    assert by_id.loc["abc", ["genre", "tags", "split", "status"]].tolist() == ["jazz", "jazz|piano|calm", "test", "ok"]
+    assert by_id.loc["missing1", "status"] == "missing audio file"
+
+
+def test_musiccaps_captions_missing_column(tmp_path):
+    pd.DataFrame({"ytid": ["a"]}).to_csv(tmp_path / "captions.csv", index=False)
+    with pytest.raises(CatalogError, match="aspect_list"):
+        musiccaps_catalog(tmp_path)
+
+
+def test_musiccaps_mini_catalog(shared_data):
+    root = shared_data / "musiccaps_mini"
+    if not root.is_dir():
+        pytest.skip("musiccaps_mini is not present")
+    cat = build_catalog("musiccaps", root)
+    assert_catalog_schema(cat)
+    assert len(cat) == 259 and (cat["status"] == "ok").all()
+    assert (cat["tags"] != "").all() and (cat["genre"] != "").mean() > 0.5
+    assert set(cat["split"]) == {"train", "val", "test"}
+
+
+# ------------------------------------------------------------------------------ demo corpus
+def test_demo_catalog():
+    cat = demo_catalog()
+    assert_catalog_schema(cat)
+    assert len(cat) == 28 and set(cat["genre"]) == {"calm", "energetic", "happy", "nostalgic", "tender"}
+    assert cat["path"].str.endswith(".opus").all() and (cat["status"] == "ok").all()
+    for _, g in cat.groupby("genre"):
+        assert {"train", "val", "test"} <= set(g["split"])
+    assert set(cat["tags"].str.split("|").str[1]) == {"acoustic", "electronic"}
+
+
+# ------------------------------------------------------------------------------ dispatch, helpers
+def test_build_catalog_errors(tmp_path):
+    with pytest.raises(CatalogError, match="--root is required"):
+        build_catalog("gtzan", None)
+    with pytest.raises(CatalogError, match="does not exist"):
+        build_catalog("folder", tmp_path / "nowhere")
+    with pytest.raises(CatalogError, match="unknown dataset"):
+        build_catalog("spotify", tmp_path)
+
+
+def test_make_catalog_rejects_duplicate_ids():
+    with pytest.raises(CatalogError, match="duplicate track_id 'a'"):
+        make_catalog([{"track_id": "a", "path": "x"}, {"track_id": "a", "path": "y"}])
+
+
+def test_splits_are_deterministic():
+    assert hash_split("artist 1") == hash_split("artist 1")
+    counts = pd.Series([hash_split(f"k{i}") for i in range(2000)]).value_counts(normalize=True)
+    assert 0.75 < counts["train"] < 0.85 and 0.07 < counts["val"] < 0.13 and 0.07 < counts["test"] < 0.13
+    assert block_split(10) == ["train"] * 8 + ["val", "test"]
+    assert block_split(2) == ["train", "train"]
