@@ -1,0 +1,161 @@
+"""Listen-page speed on a large catalog: 8,000 tracks, 128-d embeddings (synthetic artifacts whose
+audio paths reuse the real demo files).
+
+Measures with streamlit's AppTest (script time of one rerun, as the server runs it):
+  * first render: a new session with empty caches (catalog, matrices, audio read from disk);
+  * query change: picking another query in a warm session (median of several);
+and, as a naive reference in the same run, the same reruns with every cache cleared first
+(what the page would cost without st.cache_*). With --browser (needs /usr/bin/chromium) it also
+times the real app in headless Chromium: page load until the last list item is drawn, and a
+search-driven query change until the new query's heading shows.
+
+    python -m benchmarks.bench_app [--tracks 8000] [--dim 128] [--repeats 5] [--browser]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from core.app_data import ENV_VAR  # noqa: E402
+from tests.helpers_app import make_synthetic_artifacts  # noqa: E402
+
+PAGE = REPO / "pages" / "1_Listen_and_compare.py"
+
+
+def _clear_caches() -> None:
+    """Empty every st.cache_data / st.cache_resource (a cold server)."""
+    import streamlit as st
+
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+
+def _session():
+    """A new AppTest session of the Listen page with a listener name."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(PAGE), default_timeout=120)
+    at.session_state["listener_name"] = "bench"
+    return at
+
+
+def _timed_run(at) -> float:
+    """Seconds of one rerun; fails loudly on an exception in the page."""
+    t = time.perf_counter()
+    at.run()
+    dt = time.perf_counter() - t
+    if at.exception:
+        raise RuntimeError(at.exception)
+    return dt
+
+
+def measure_apptest(repeats: int, naive: bool) -> dict[str, float]:
+    """First-render and query-change seconds of the Listen page (naive: caches cleared before each run)."""
+    _clear_caches()
+    at = _session()
+    first = _timed_run(at)
+    changes = []
+    for _ in range(repeats):
+        if naive:
+            _clear_caches()
+        at.button(key="listen_random").click()  # a new random query
+        changes.append(_timed_run(at))
+    return {"first_render_s": first, "query_change_s": statistics.median(changes)}
+
+
+# Checked on every animation frame (not Playwright's backed-off expect polling, which would round
+# timings up): the query heading (if given) is drawn, all 10 list items have their verdict radios and no
+# element of the previous run is still shown as stale.
+_DRAWN = """(heading) => {
+    const ok = !heading || [...document.querySelectorAll('h3')].some(h => h.textContent.trim() === heading);
+    const radios = [...document.querySelectorAll('label')].filter(l => l.textContent.trim() === 'unsure');
+    const stale = document.querySelectorAll('[data-stale="true"]').length;
+    return ok && radios.length === 10 && stale === 0;
+}"""
+
+
+def _browser_first_render(browser, url: str) -> tuple[object, float]:
+    """Open the Listen page in a new browser context; seconds from 'Start listening' to all list items."""
+    page = browser.new_context(viewport={"width": 1500, "height": 1100}).new_page()
+    page.set_default_timeout(60_000)
+    page.goto(f"{url}/Listen_and_compare")
+    page.get_by_label("Listener name").fill("bench")
+    t = time.perf_counter()
+    page.get_by_role("button", name="Start listening").click()
+    page.wait_for_function(_DRAWN, arg="", polling="raf")
+    return page, time.perf_counter() - t
+
+
+def measure_browser(root: Path, repeats: int) -> dict[str, float]:
+    """Real-browser timings of the Listen page: first render on a just-started server and in a new
+    session of a warm server; query change by search (median)."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from tests.test_browser_e2e import CHROMIUM, CHROMIUM_ARGS, start_app
+
+    proc, url = start_app(root, root / "bench_streamlit.log")
+    out: dict[str, float] = {}
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+            _, out["browser_first_render_cold_server_s"] = _browser_first_render(browser, url)
+            page, out["browser_first_render_s"] = _browser_first_render(browser, url)
+            search = page.get_by_label("Search title / artist / genre")
+            times = []
+            for i in range(repeats):
+                title = f"Track {2000 + 531 * i}"
+                search.fill(title.lower())
+                t = time.perf_counter()
+                search.press("Enter")
+                page.wait_for_function(_DRAWN, arg=f"Query: {title}", polling="raf")
+                times.append(time.perf_counter() - t)
+                expect(page.get_by_role("heading", name=f"Query: {title}", exact=True)).to_be_visible()
+            out["browser_query_change_s"] = statistics.median(times)
+            browser.close()
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Build the artifacts, run the measurements, print a table."""
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--tracks", type=int, default=8000)
+    ap.add_argument("--dim", type=int, default=128)
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--browser", action="store_true", help="also time the real app in headless chromium")
+    args = ap.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        t = time.perf_counter()
+        make_synthetic_artifacts(root, n_tracks=args.tracks, dim=args.dim)
+        print(f"artifacts: {args.tracks} tracks x {args.dim}-d, 2 embeddings "
+              f"(built in {time.perf_counter() - t:.1f} s)")
+        os.environ[ENV_VAR] = str(root)
+        _session().run()  # warm the interpreter (imports), not the caches
+        cached = measure_apptest(args.repeats, naive=False)
+        naive = measure_apptest(args.repeats, naive=True)
+        print(f"{'Listen page (AppTest, K=5, 2 models)':40s} {'cached':>9s} {'naive':>9s} {'naive/cached':>13s}")
+        for key, label in (("first_render_s", "first render"), ("query_change_s", "query change (median)")):
+            print(f"{label:40s} {cached[key]:8.3f}s {naive[key]:8.3f}s {naive[key] / cached[key]:12.1f}x")
+        if args.browser:
+            b = measure_browser(root, args.repeats)
+            print("Listen page in headless chromium (real server, K=5, 2 models)")
+            print(f"{'first render, just-started server':40s} {b['browser_first_render_cold_server_s']:8.3f}s")
+            print(f"{'first render, new session':40s} {b['browser_first_render_s']:8.3f}s")
+            print(f"{'query change by search (median)':40s} {b['browser_query_change_s']:8.3f}s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,93 @@
+"""Listen & compare: a query track beside each model's top-K, with verdicts and a note."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core import app_data as ad
+
+st.set_page_config(page_title="Listen & compare", page_icon="🎵", layout="wide")
+st.title(":material/queue_music: Listen & compare")
+
+LABELS = {"relevant": "relevant", "not relevant": "not_relevant", "unsure": "unsure"}
+CODES = {v: k for k, v in LABELS.items()}
+
+picked = ad.pick_dataset("listen_dataset")
+if picked is None:
+    st.stop()
+ds, ds_dir = picked
+listener = ad.listener_name()
+if listener is None:
+    st.stop()
+
+tracks = ad.cached_tracks(ds_dir)
+models_all = ad.list_embeddings(ds_dir)
+k = st.sidebar.slider("K (recommendations per model)", 1, 20, 5, key="listen_k")
+default = models_all[: min(3, len(models_all))]
+models = st.sidebar.multiselect("Models to compare", models_all, default=default, key="listen_models")
+if not models:
+    st.info("Choose at least one model in the sidebar.")
+    st.stop()
+
+row = ad.pick_query(tracks, ds_dir, "listen")
+query = tracks.iloc[row]
+qid = str(query["track_id"])
+store = ad.notes_store()
+
+
+def save_verdict(key: str, model: str, rec_id: str, rank: int, score: float) -> None:
+    """Widget callback: store the listener's verdict on one recommendation."""
+    label = st.session_state.get(key)
+    if label is None:
+        return
+    store.set_verdict(listener, ds, qid, model, rec_id, rank, LABELS[label], score=score, k=k)
+    st.toast(f"Saved: {label}")
+
+
+with st.container(border=True):
+    c1, c2 = st.columns([2, 3])
+    with c1:
+        st.markdown(f"### Query: {query['title']}")
+        ad.play(ds_dir, query["path"], query["title"])
+    with c2:
+        st.markdown(f"**Artist:** {query['artist'] or '—'}  \n**Genre:** {query['genre'] or '—'}  \n"
+                    f"**Tags:** {query['tags'].replace('|', ', ') or '—'}  \n"
+                    f"**Split:** {query['split']} · **id:** `{qid}`")
+
+saved = store.verdict_map(listener, ds, qid)
+columns = st.columns(len(models))
+for col, model in zip(columns, models):
+    with col:
+        try:
+            rows, scores = ad.cached_top_k(ds_dir, model, row, k)
+        except Exception as exc:  # a broken artifact must not take the page down
+            st.error(f"Cannot read embedding '{model}': {exc}")
+            continue
+        st.subheader(model)
+        for rank, (r, s) in enumerate(zip(rows, scores), start=1):
+            rec = tracks.iloc[int(r)]
+            rid = str(rec["track_id"])
+            marks = []
+            if rec["genre"] and rec["genre"] == query["genre"]:
+                marks.append(":green-badge[same genre]")
+            if rec["artist"] and rec["artist"] == query["artist"]:
+                marks.append(":blue-badge[same artist]")
+            with st.container(border=True):
+                st.markdown(f"**{rank}. {rec['title']}**  \n{ad.meta_line(rec['artist'], rec['genre'], f'cos {s:.3f}')}"
+                            f"  \n{' · '.join(marks) or '&nbsp;'}")
+                ad.play(ds_dir, rec["path"], rec["title"])
+                key = f"verdict|{ds}|{qid}|{model}|{rid}"
+                prior = saved.get((model, rid))
+                st.radio("Verdict", list(LABELS), key=key, horizontal=True, label_visibility="collapsed",
+                         index=list(LABELS).index(CODES[prior]) if prior in CODES else None,
+                         on_change=save_verdict, args=(key, model, rid, rank, float(s)))
+
+with st.form(f"note|{ds}|{qid}", clear_on_submit=False):
+    note = st.text_area("Your note on this query", value=store.last_note(listener, ds, qid),
+                        key=f"note_text|{ds}|{qid}", placeholder="What did the lists get right or wrong?")
+    if st.form_submit_button("Save note"):
+        if note.strip():
+            store.add_note(listener, ds, qid, note)
+            st.success("Note saved.")
+        else:
+            st.warning("The note is empty; nothing saved.")
