@@ -1,0 +1,166 @@
+"""The latent-size study end to end on a copy of gtzan_mini (tiny sweep) and its bad inputs."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile as sf
+import torch
+
+from core.cache import FeatureCache
+from core.recon_study import (
+    LatentSizeMismatch,
+    StudyConfig,
+    UnsupportedAudioFormat,
+    analysis_sizes_for,
+    checkpoint_for,
+    choose_size,
+    encode_and_reconstruct,
+    load_recon_model,
+    run_study,
+)
+from core.windows import RandomCropDataset, compute_mel_stats
+
+SIZES = (4, 8)
+
+
+@pytest.fixture(scope="module")
+def study(gtzan_mini_dir: Path, tmp_path_factory) -> tuple[Path, dict, Path]:
+    """A 2-size, few-step sweep on a private copy of gtzan_mini, with a small 'new music' folder."""
+    ds = tmp_path_factory.mktemp("recon_ds")
+    shutil.copytree(gtzan_mini_dir / "cache", ds / "cache")
+    shutil.copy(gtzan_mini_dir / "catalog.csv", ds / "catalog.csv")
+    new = tmp_path_factory.mktemp("new_music")
+    sr = 22050
+    t = np.arange(int(2.0 * sr)) / sr
+    sf.write(new / "short_tone.wav", (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), sr)  # < 5 s
+    sf.write(new / "silence.wav", np.zeros(6 * sr, np.float32), sr)
+    (new / "notes.txt").write_text("not audio")  # ignored by the sweep (not an audio extension)
+    cfg = StudyConfig(sizes=SIZES, max_epochs=1, max_steps_per_epoch=2, n_clips=2, gl_iter=4,
+                      with_umap=False, progress=False, tensorboard=False, new_music_dir=new,
+                      max_eval_segments=4, n_interp_steps=3, n_samples=2, num_threads=1)
+    index = run_study(ds, cfg)
+    return ds, index, new
+
+
+def test_sweep_writes_the_files_the_app_reads(study) -> None:
+    ds, index, _ = study
+    recon = ds / "recon"
+    on_disk = json.loads((recon / "index.json").read_text())
+    assert on_disk["schema"] == "recon-study/1"
+    assert on_disk["sizes"] == list(SIZES) and on_disk["chosen_size"] in SIZES
+    for key in ("metrics_csv", "metrics_per_clip_csv", "metrics_plot", "clustering_csv", "mel_stats"):
+        assert (recon / on_disk["files"][key]).exists(), key
+    table = pd.read_csv(recon / "metrics.csv")
+    assert set(table["size"].astype(str)) == {"4", "8", "oracle"}
+    for name in on_disk["metric_names"]:
+        assert np.isfinite(table[name]).all(), name
+        assert np.isfinite(on_disk["oracle"][name])
+    assert len(on_disk["clips"]) == 2
+    for s in SIZES:  # the fit-vs-generalisation check on training segments
+        assert np.isfinite(on_disk["per_size"][str(s)]["train_check_metrics"]["lsd_db"])
+    for clip in on_disk["clips"]:
+        for key in ("original_wav", "oracle_wav", "original_png", "oracle_png"):
+            assert (recon / clip[key]).exists()
+        for s in SIZES:
+            files = on_disk["per_size"][str(s)]["clips"][clip["clip_id"]]
+            assert (recon / files["recon_wav"]).exists() and (recon / files["recon_png"]).exists()
+            audio, sr = sf.read(recon / files["recon_wav"])
+            assert sr == 22050 and np.isfinite(audio).all()
+    for s in on_disk["analysis_sizes"]:
+        entry = on_disk["per_size"][str(s)]
+        m = pd.read_csv(recon / entry["map_csv"])
+        assert {"x", "y", "genre", "cluster", "pca_x", "pca_y", "umap_x", "umap_y", "track_id"} <= set(m.columns)
+        assert len(m) == len(FeatureCache.open(ds).segments)
+        assert (recon / entry["maps_png"]).exists() and (recon / entry["elbow_csv"]).exists()
+        scores = pd.read_csv(recon / entry["clusters_csv"]).set_index("method")
+        assert {"kmeans", "agglomerative"} <= set(scores.index)
+        assert ((scores["v_measure"] >= 0) & (scores["v_measure"] <= 1)).all()
+    gen = on_disk["generation"]
+    assert len(gen["interpolation"]["steps"]) == 3 and len(gen["samples"]["items"]) == 2
+    for item in gen["interpolation"]["steps"] + gen["samples"]["items"] + gen["arithmetic"]:
+        assert (recon / item["wav"]).exists() and (recon / item["png"]).exists()
+    # checkpoints, TensorBoard-free run and the experiments table
+    for s in SIZES:
+        assert checkpoint_for(ds, "conv2d", s).exists()
+    runs = pd.read_csv(ds / "experiments.csv")
+    assert {"recon_conv2d_z4", "recon_conv2d_z8"} <= set(runs["run_name"])
+
+
+def test_new_music_short_and_silent_clips(study) -> None:
+    ds, index, _ = study
+    nm = index["new_music"]
+    names = {it["name"]: it for it in nm["items"]}
+    assert set(names) == {"short_tone", "silence"}
+    assert names["short_tone"]["padded"] is True  # 2 s < 5 s: padded with the dB floor
+    for it in names.values():
+        assert all(v is not None and np.isfinite(v) for v in it["metrics"].values()), it["metrics"]
+        assert len(it["neighbours"]) == 5
+    table = pd.read_csv(ds / "recon" / nm["csv"])
+    assert set(table["name"]) == {"short_tone", "silence"}
+
+
+def test_upload_api_and_bad_inputs(study, tmp_path: Path) -> None:
+    ds, index, new = study
+    out = encode_and_reconstruct(ds, 8, new / "short_tone.wav")
+    assert out["recon_mel"].shape == (128, 216) and out["mel"].shape == (128, 216)
+    assert np.isfinite(out["audio"]).all() and np.isfinite(out["oracle_audio"]).all()
+    assert isinstance(out["neighbours"], pd.DataFrame) and len(out["neighbours"]) == 5
+    assert all(np.isfinite(v) for v in out["metrics"].values())
+    with pytest.raises(UnsupportedAudioFormat, match="unsupported file format"):
+        encode_and_reconstruct(ds, 8, new / "notes.txt")
+    fake = tmp_path / "fake.mp3"
+    fake.write_bytes(b"this is not an mp3")
+    with pytest.raises(UnsupportedAudioFormat, match="cannot decode"):
+        encode_and_reconstruct(ds, 8, fake)
+    with pytest.raises(FileNotFoundError, match="no checkpoint for latent size 32"):
+        load_recon_model(ds, 32)
+
+
+def test_checkpoint_of_other_latent_size_is_refused(study) -> None:
+    ds, _, _ = study
+    wrong = checkpoint_for(ds, "conv2d", 16)
+    wrong.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(checkpoint_for(ds, "conv2d", 4), wrong)  # a z=4 model filed under z=16
+    with pytest.raises(LatentSizeMismatch, match="latent size 4, but latent size 16"):
+        load_recon_model(ds, 16)
+    with pytest.raises(LatentSizeMismatch):
+        run_study(ds, StudyConfig(sizes=(16,), progress=False, tensorboard=False))
+    shutil.rmtree(wrong.parent)
+
+
+def test_short_training_lowers_the_loss(gtzan_mini_dir: Path, tmp_path: Path) -> None:
+    from torch.utils.data import DataLoader
+
+    from core.models.autoencoders import build_model
+    from core.training import TrainConfig, fit
+
+    fc = FeatureCache.open(gtzan_mini_dir)
+    rows = fc.split_rows("train")[::10]  # 8 tracks, one per genre-ish
+    stats = compute_mel_stats(fc, rows)
+    ds = RandomCropDataset(fc, rows, stats, window=216)
+    torch.manual_seed(0)
+    net = build_model("conv2d", n_mels=128, n_frames=216, latent_dim=8)
+    dl = DataLoader(ds, batch_size=8, shuffle=True, generator=torch.Generator().manual_seed(0))
+    res = fit(net, dl, dl, TrainConfig(run_name="t", max_epochs=3, patience=10, lr=2e-3, out_dir=tmp_path,
+                                       progress=False, tensorboard=False, num_threads=1))
+    losses = [h["train_loss"] for h in res.history]
+    assert losses[-1] < losses[0]
+    assert res.best_val_loss < res.history[0]["val_loss"] or res.best_epoch > 1
+
+
+def test_size_rule_and_analysis_sizes() -> None:
+    metrics = {8: {"lsd_db": 12.0}, 16: {"lsd_db": 10.4}, 32: {"lsd_db": 10.1}, 64: {"lsd_db": 10.0},
+               128: {"lsd_db": 10.2}}
+    chosen, plateau, text = choose_size(metrics, "lsd_db", 0.5)
+    assert (chosen, plateau) == (16, 10.0) and "within 0.5" in text
+    assert choose_size(metrics, "lsd_db", 0.05)[0] == 64
+    assert analysis_sizes_for([8, 16, 32, 64, 128], 32) == [16, 32, 64]
+    assert analysis_sizes_for([8, 16, 32, 64], 8) == [8, 16, 32]
+    with pytest.raises(ValueError):
+        choose_size({}, "lsd_db")
