@@ -25,7 +25,7 @@ def shared_data() -> Path:
 def demo_dir(tmp_path_factory) -> Path:
     """A prepared dataset folder of the embedded demo corpus (28 real tracks)."""
     out = tmp_path_factory.mktemp("demo")
-    prepare_dataset(build_catalog("demo"), out, workers=2, progress=False)
+    prepare_dataset(build_catalog("demo"), out, workers=1, progress=False)
     return out
 
 
@@ -33,7 +33,7 @@ def demo_dir(tmp_path_factory) -> Path:
 def gtzan_mini_dir(tmp_path_factory, shared_data) -> Path:
     """A prepared dataset folder of ../shared/data/gtzan_mini (100 clips x 15 s, 10 genres)."""
     out = tmp_path_factory.mktemp("gtzan_mini")
-    prepare_dataset(build_catalog("gtzan", shared_data / "gtzan_mini"), out, workers=2, progress=False)
+    prepare_dataset(build_catalog("gtzan", shared_data / "gtzan_mini"), out, workers=1, progress=False)
     return out
 
 

@@ -266,7 +266,19 @@ def test_sigkilled_run_resumes_to_the_same_cache(tmp_path, shared_data, gtzan_mi
     assert not (out / "cache").exists() and not (out / "catalog.csv").exists()
     res = prepare_dataset(build_catalog("gtzan", root), out, workers=1, progress=False)
     assert res.reused == done and res.computed == 100 - done
-    assert cache_bytes(out) == cache_bytes(gtzan_mini_dir)  # that one ran with 2 worker processes
+    assert cache_bytes(out) == cache_bytes(gtzan_mini_dir)
+
+
+def test_two_worker_processes_equal_one(tmp_path, music_folder, reference_run):
+    """The process pool (CLI, --workers 2, in a fresh interpreter) gives the same cache as one process."""
+    out = tmp_path / "pool"
+    cmd = [sys.executable, "-m", "train.prepare", "--dataset", "folder", "--root", str(music_folder[0]),
+           "--out", str(out), "--workers", "2", "--quiet"]
+    proc = subprocess.run(cmd, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert f"{len(music_folder[1])} computed" in proc.stdout
+    assert cache_bytes(out) == cache_bytes(reference_run)
 
 
 def test_interrupted_merge_keeps_the_previous_cache(tmp_path, music_folder, monkeypatch):

@@ -1,0 +1,122 @@
+"""The shared training loop: loss falls, resume, architecture mismatch, NaN stop; windows over the cache."""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import DataLoader
+
+from core.models.autoencoders import build_model
+from core.training import CheckpointMismatch, TrainConfig, fit, load_checkpoint, load_model
+from core.windows import FixedWindowDataset, RandomCropDataset, compute_mel_stats, window_starts
+
+sys.path.insert(0, str(Path(__file__).parent))
+from helpers_recommender import FakeCache  # noqa: E402
+
+
+def _loaders(n_views: int = 1) -> tuple[FakeCache, DataLoader, DataLoader]:
+    fc = FakeCache(n_tracks=12, n_mels=16, frames=24)
+    stats = compute_mel_stats(fc, fc.split_rows("train"))
+    tr = RandomCropDataset(fc, fc.split_rows("train"), stats, window=16, n_views=n_views,
+                           samples_per_epoch=64, seed=0)
+    va = FixedWindowDataset(fc, fc.split_rows("val"), stats, window=16, hop=8)
+    return fc, DataLoader(tr, batch_size=16, shuffle=True), DataLoader(va, batch_size=16)
+
+
+def _cfg(tmp_path: Path, **kw) -> TrainConfig:
+    base = dict(run_name="r", max_epochs=4, patience=10, lr=3e-3, out_dir=tmp_path, progress=False,
+                log_images_every=2)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def test_windows_shapes_and_standardisation() -> None:
+    fc = FakeCache(n_tracks=6, n_mels=16, frames=24)
+    stats = compute_mel_stats(fc, np.arange(6))
+    ds = FixedWindowDataset(fc, np.arange(6), stats, window=16, hop=8)
+    assert window_starts(24, 16, 8) == [0, 8]
+    assert len(ds) == 6 * 2 * 2
+    x, row = ds[0]
+    assert x.shape == (16, 16) and x.dtype == torch.float32 and row == 0
+    allx = torch.stack([ds[i][0] for i in range(len(ds))])
+    assert abs(float(allx.mean())) < 0.2 and 0.7 < float(allx.std()) < 1.3
+    pair = RandomCropDataset(fc, np.arange(6), stats, window=16, n_views=2)[3]
+    assert isinstance(pair, tuple) and pair[0].shape == (16, 16)
+    with pytest.raises(ValueError, match="longer"):
+        FixedWindowDataset(fc, np.arange(6), stats, window=64)
+
+
+def test_fit_lowers_val_loss_writes_checkpoints_and_tensorboard(tmp_path: Path) -> None:
+    _, tl, vl = _loaders()
+    torch.manual_seed(0)
+    m = build_model("conv1d", n_mels=16, n_frames=16, latent_dim=8, channels=[32, 32])
+    res = fit(m, tl, vl, _cfg(tmp_path))
+    vals = [h["val_loss"] for h in res.history]
+    assert vals[-1] < vals[0]
+    assert res.best_checkpoint.exists() and res.last_checkpoint.exists()
+    assert res.epochs == 4 and math.isfinite(res.best_train_loss)
+    assert list((tmp_path / "runs" / "r").glob("events.out.tfevents*"))
+    m2, ck = load_model(res.best_checkpoint)
+    assert ck["model_config"] == m.config()
+
+
+def test_resume_continues_and_mismatch_is_refused(tmp_path: Path) -> None:
+    _, tl, vl = _loaders()
+    m = build_model("dense", n_mels=16, n_frames=16, latent_dim=8, hidden=[32])
+    fit(m, tl, vl, _cfg(tmp_path, max_epochs=2))
+    m = build_model("dense", n_mels=16, n_frames=16, latent_dim=8, hidden=[32])
+    res = fit(m, tl, vl, _cfg(tmp_path, max_epochs=3, resume=True))
+    assert res.epochs == 3 and len(res.history) == 3
+    last = tmp_path / "checkpoints" / "r" / "last.pt"
+    before = last.read_bytes()
+    for other in (build_model("dense", n_mels=16, n_frames=16, latent_dim=4, hidden=[32]),
+                  build_model("conv1d", n_mels=16, n_frames=16, latent_dim=8)):
+        with pytest.raises(CheckpointMismatch, match="different model"):
+            fit(other, tl, vl, _cfg(tmp_path, max_epochs=5, resume=True))
+    assert last.read_bytes() == before
+
+
+def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path: Path) -> None:
+    _, tl, vl = _loaders()
+    m = build_model("dense", n_mels=16, n_frames=16, latent_dim=8, hidden=[32])
+    fit(m, tl, vl, _cfg(tmp_path, max_epochs=1))
+    good = load_checkpoint(tmp_path / "checkpoints" / "r" / "last.pt")
+
+    def nan_loss(model, batch):
+        return model.loss(batch) * float("nan")
+
+    res = fit(m, tl, vl, _cfg(tmp_path, max_epochs=3, resume=True), loss_fn=nan_loss)
+    assert res.stopped_reason == "nan" and res.epochs == 1
+    kept = load_checkpoint(tmp_path / "checkpoints" / "r" / "last.pt")
+    assert kept["epoch"] == good["epoch"]
+    assert all(torch.isfinite(v).all() for v in kept["state_dict"].values() if v.is_floating_point())
+
+
+def test_shift_objective_trains(tmp_path: Path) -> None:
+    _, tl, vl = _loaders(n_views=2)
+    m = build_model("conv2d", n_mels=16, n_frames=16, latent_dim=8, channels=[4, 8], objective="denoise_shift")
+    res = fit(m, tl, vl, _cfg(tmp_path, max_epochs=2))
+    assert res.epochs == 2 and math.isfinite(res.best_val_loss)
+
+
+def test_real_audio_short_training_lowers_loss(demo_dir: Path, tmp_path: Path) -> None:
+    """A few steps on the real demo corpus cache lower the validation reconstruction loss."""
+    from core.cache import FeatureCache
+
+    fc = FeatureCache.open(demo_dir)
+    train = fc.split_rows("train")
+    val = fc.split_rows("val") if len(fc.split_rows("val")) else train[:2]
+    stats = compute_mel_stats(fc, train)
+    tl = DataLoader(RandomCropDataset(fc, train, stats, window=64, samples_per_epoch=128, seed=0), batch_size=32,
+                    shuffle=True)
+    vl = DataLoader(FixedWindowDataset(fc, val, stats, window=64, hop=64), batch_size=64)
+    torch.manual_seed(0)
+    m = build_model("conv1d", n_mels=fc.mels.shape[1], n_frames=64, latent_dim=16, channels=[64, 64])
+    res = fit(m, tl, vl, _cfg(tmp_path, max_epochs=3))
+    vals = [h["val_loss"] for h in res.history]
+    assert min(vals[1:]) < vals[0]
