@@ -36,6 +36,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--shift-weight", type=float, default=0.1, help="weight of the latent-invariance term")
     ap.add_argument("--noise-std", type=float, default=0.2, help="denoise objectives: input noise std")
     ap.add_argument("--mask-frac", type=float, default=0.15, help="denoise objectives: masked stripe width")
+    ap.add_argument("--n-bands", type=int, default=16, help="modspec_dense: mel bands of the modulation map")
+    ap.add_argument("--mod-bins", type=int, default=8,
+                    help="modspec_dense: log-spaced modulation bins (0 = full linear FFT resolution)")
+    ap.add_argument("--min-hz", type=float, default=0.5, help="modspec_dense: lowest modulation frequency")
+    ap.add_argument("--max-hz", type=float, default=16.0, help="modspec_dense: highest modulation frequency")
+    ap.add_argument("--no-band-stats", action="store_true",
+                    help="modspec_dense: drop the per-band std/mean columns (rhythm-only map)")
     ap.add_argument("--epochs", type=int, default=d.max_epochs)
     ap.add_argument("--patience", type=int, default=d.patience)
     ap.add_argument("--lr", type=float, default=d.lr)
@@ -60,14 +67,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.run_name and len(runs) > 1:
         ap.error("--run-name needs exactly one model, objective and latent size")
     for m, o, z in runs:
+        kw = {"shift_weight": args.shift_weight, "noise_std": args.noise_std, "mask_frac": args.mask_frac}
+        if m == "modspec_dense":
+            kw.update(n_bands=args.n_bands, n_mod_bins=args.mod_bins or None, min_hz=args.min_hz,
+                      max_hz=args.max_hz, keep_stats=not args.no_band_stats)
         rc = AERunConfig(model=m, objective=o, latent_dim=z, window=args.window, embed_hop=args.embed_hop,
                          samples_per_epoch=args.samples_per_epoch, pooling=args.pooling, max_epochs=args.epochs,
                          patience=args.patience, lr=args.lr, batch_size=args.batch_size, seed=args.seed,
                          resume=args.resume, max_minutes=args.max_minutes, max_steps_per_epoch=args.max_steps,
                          num_threads=args.threads, run_name=args.run_name, progress=not args.quiet,
                          pair_scope=args.pair_scope,
-                         model_kwargs={"shift_weight": args.shift_weight, "noise_std": args.noise_std,
-                                       "mask_frac": args.mask_frac})
+                         model_kwargs=kw)
         try:
             out = run_autoencoder(args.data, rc)
         except (CheckpointMismatch, FileNotFoundError, ValueError) as e:

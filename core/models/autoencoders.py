@@ -275,15 +275,105 @@ class Conv2dAutoencoder(Autoencoder):
         return self.decoder(h)[:, 0, : self.n_mels, : self.n_frames]
 
 
+class ModSpecDenseAutoencoder(Autoencoder):
+    """Dense autoencoder of the *modulation spectrum* of a long log-mel window.
+
+    Input is still the standardised log-mel window x [B, n_mels, n_frames] (so datasets,
+    training loop and embedding code are shared); `features(x)` turns it into the fixed
+    (not learned) log modulation map [B, n_bands, n_mod] of `core.modulation` (by default 8
+    log-spaced modulation bins 0.5-16 Hz plus each band's std and mean level), and the network
+    reconstructs that map: `decode(z)` returns [B, n_bands, n_mod], not a mel window. Windows
+    of 128-216 frames (3-5 s) cover several beat periods, which a 16-frame window cannot.
+    """
+
+    name = "modspec_dense"
+
+    def __init__(self, n_bands: int = 16, n_mod_bins: int | None = 8, min_hz: float = 0.5,
+                 max_hz: float = 16.0, keep_stats: bool = True,
+                 hidden: tuple[int, ...] | list[int] = (512, 256), dropout: float = 0.1,
+                 **kw: Any) -> None:
+        super().__init__(**kw)
+        from core.modulation import band_matrix, modulation_bins
+
+        hidden = [int(h) for h in hidden]
+        self.n_bands = int(n_bands)
+        self.n_mod_bins = None if n_mod_bins is None else int(n_mod_bins)
+        self.min_hz, self.max_hz = float(min_hz), float(max_hz)
+        self.keep_stats = bool(keep_stats)
+        self._kwargs.update(n_bands=self.n_bands, n_mod_bins=self.n_mod_bins, min_hz=self.min_hz,
+                            max_hz=self.max_hz, keep_stats=self.keep_stats, hidden=list(hidden),
+                            dropout=float(dropout))
+        mod, _ = modulation_bins(self.n_frames, self.n_mod_bins, self.min_hz, self.max_hz)
+        self.register_buffer("bands", band_matrix(self.n_mels, self.n_bands), persistent=False)
+        self.register_buffer("mod_matrix", mod, persistent=False)
+        self.n_mod = mod.shape[1] + 2 * int(self.keep_stats)
+        d_in = self.n_bands * self.n_mod
+        enc: list[nn.Module] = []
+        prev = d_in
+        for h in hidden:
+            enc += [nn.Linear(prev, h), nn.LayerNorm(h), nn.GELU(), nn.Dropout(dropout)]
+            prev = h
+        enc.append(nn.Linear(prev, self.latent_dim))
+        self.encoder = nn.Sequential(*enc)
+        dec: list[nn.Module] = []
+        prev = self.latent_dim
+        for h in reversed(hidden):
+            dec += [nn.Linear(prev, h), nn.LayerNorm(h), nn.GELU()]
+            prev = h
+        dec.append(nn.Linear(prev, d_in))
+        self.decoder = nn.Sequential(*dec)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Log modulation map [B, n_bands, n_mod] of mel windows x [B, n_mels, n_frames]."""
+        from core.modulation import modulation_spectrum
+
+        return modulation_spectrum(x, self.bands, keep_stats=self.keep_stats, mod_matrix=self.mod_matrix)
+
+    def encode_features(self, f: torch.Tensor) -> torch.Tensor:
+        """Latent of a modulation map [B, n_bands, n_mod]."""
+        return self.encoder(f.reshape(f.shape[0], -1))
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Mel window -> modulation map -> latent vector."""
+        return self.encode_features(self.features(x))
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Latent vector -> reconstructed modulation map [B, n_bands, n_mod]."""
+        return self.decoder(z).reshape(z.shape[0], self.n_bands, self.n_mod)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Reconstructed modulation map of x (compare with `features(x)`)."""
+        return self.decode(self.encode(x))
+
+    def loss(self, batch: Any) -> torch.Tensor:
+        """MSE between the reconstructed and the true modulation map (objectives as the base class;
+        denoising corrupts the mel input, the clean map is the target)."""
+        views = _views(batch)
+        x = views[0]
+        if not self.training:
+            return F.mse_loss(self(x), self.features(x))
+        denoise = self.objective in ("denoise", "denoise_shift")
+        shift = self.objective in ("shift", "denoise_shift") and len(views) > 1
+        both = torch.cat([x, views[1]], 0) if shift else x
+        inp = self.corrupt(both) if denoise else both
+        z = self.encode(inp)
+        rec = F.mse_loss(self.decode(z), self.features(both))
+        if not shift:
+            return rec
+        z1, z2 = z.chunk(2, 0)
+        return rec + self.shift_weight * (1.0 - F.cosine_similarity(z1, z2, dim=1)).mean()
+
+
 MODELS: dict[str, type[Autoencoder]] = {
     "dense": DenseAutoencoder,
     "conv1d": Conv1dAutoencoder,
     "conv2d": Conv2dAutoencoder,
+    "modspec_dense": ModSpecDenseAutoencoder,
 }
 
 
 def build_model(name: str, **kwargs: Any) -> Autoencoder:
-    """Build an autoencoder by name ("dense", "conv1d", "conv2d") with constructor kwargs."""
+    """Build an autoencoder by name ("dense", "conv1d", "conv2d", "modspec_dense") with constructor kwargs."""
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; choose from {sorted(MODELS)}")
     return MODELS[name](**kwargs)
