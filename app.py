@@ -7,6 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from core import app_data as ad
+from core import app_widgets as aw
 
 st.set_page_config(page_title="Music embedding workbench", page_icon="🎧", layout="wide")
 
@@ -25,7 +26,7 @@ def home() -> None:
     root = ad.artifacts_root()
     datasets = ad.list_datasets(root)
     if not datasets:
-        ad.show_missing("demo")
+        aw.show_missing("demo")
         return
 
     overview = []
@@ -50,7 +51,7 @@ def home() -> None:
         with st.expander(f"**{name}**", expanded=len(datasets) == 1):
             models = ad.list_embeddings(ds_dir)
             if not models:
-                ad.show_missing("embeddings", name)
+                aw.show_missing("embeddings", name)
             else:
                 rows = []
                 for m in models:
@@ -66,7 +67,7 @@ def home() -> None:
                 st.markdown(f"**Key scores** (metrics.json; queries: split `{split}`, mean [95% bootstrap CI])")
                 st.dataframe(table, hide_index=True, width="stretch")
             elif models:
-                ad.show_missing("evaluate", name)
+                aw.show_missing("evaluate", name)
             if not (ds_dir / "recon" / "index.json").is_file():
                 st.caption(f"No latent-size study yet: `{ad.command_for('recon', name)}`")
             report = ds_dir / "report.md"

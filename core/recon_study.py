@@ -3,6 +3,9 @@ choose the smallest good size, analyse latents, encode new music and generate.
 
 Everything lands under `<ds>/recon/` and is described by `recon/index.json` (schema in
 docs/sections/latent_study.md); the Streamlit "Reconstructions" page reads only that.
+The steps live in core.recon_model (checkpoints, encode/decode), core.recon_segments,
+core.recon_eval (reconstruction and oracle metrics), core.recon_latents, core.recon_generation,
+core.recon_io (WAV/PNG/JSON and plots) and core.recon_upload (new audio, `encode_and_reconstruct`).
 
 ```python
 from core.recon_study import StudyConfig, run_study
@@ -13,7 +16,6 @@ run_study(Path("artifacts/gtzan_mini"), StudyConfig(sizes=(8, 16, 32)))
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import math
 import shutil
 from dataclasses import asdict, dataclass, field
@@ -22,41 +24,30 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import soundfile as sf
 import torch
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from core.audio import AUDIO_EXTENSIONS, AudioError, is_audio_path, load_audio
+from core.audio import AudioError, is_audio_path
 from core.cache import FeatureCache
 from core.config import AudioConfig
 from core.features import log_mel
-from core.generation import centroid_arithmetic, fit_gaussian, genre_centroids, interpolate
-from core.griffinlim import GriffinLimConfig, mel_to_audio
+from core.griffinlim import GriffinLimConfig
 from core.latent_analysis import AnalysisConfig, analyze
-from core.recon_metrics import METRIC_NAMES, audio_metrics, logmel_l1, logmel_mse
+from core.recon_eval import METRIC_INFO, _mean_metrics, oracle_refs, reconstruct_refs
+from core.recon_generation import generate
+from core.recon_io import SPEC_DB_RANGE, _plot_maps, _write_json, plot_metrics, save_spec_png, save_wav
+from core.recon_latents import latent_table, neighbours
+from core.recon_metrics import METRIC_NAMES
+from core.recon_model import LatentSizeMismatch, check_latent_size, checkpoint_for, load_recon_model, run_name_for
+from core.recon_segments import SegmentRef, _AudioCache, _segment_refs
+from core.recon_upload import UnsupportedAudioFormat, encode_and_reconstruct, encode_file
 from core.windows import FixedWindowDataset, MelStats, RandomCropDataset, compute_mel_stats
 
+__all__ = ["LatentSizeMismatch", "StudyConfig", "UnsupportedAudioFormat", "analysis_sizes_for", "choose_size",
+           "encode_and_reconstruct", "run_study"]
+
 SCHEMA = "recon-study/1"
-METRIC_INFO: dict[str, dict[str, Any]] = {
-    "logmel_mse": {"unit": "dB^2", "desc": "log-mel MSE of the final audio vs the original audio"},
-    "logmel_l1": {"unit": "dB", "desc": "log-mel mean absolute error of the final audio vs the original"},
-    "spectral_convergence": {"unit": "", "desc": "||S - S^||_F / ||S||_F on linear STFT magnitudes"},
-    "lsd_db": {"unit": "dB", "desc": "log-spectral distance on the STFT power (80 dB dynamic range)"},
-    "mrstft": {"unit": "", "desc": "multi-resolution STFT distance (SC + log-magnitude L1, 3 resolutions)"},
-    "decoder_mel_mse": {"unit": "dB^2", "desc": "decoder output log-mel vs the cached log-mel (before audio)"},
-    "decoder_mel_l1": {"unit": "dB", "desc": "decoder output log-mel L1 vs the cached log-mel"},
-}
-MEL_MAX_DB = 40.0
-SPEC_DB_RANGE = (-70.0, 25.0)  # colour range of every spectrogram PNG (GTZAN: 1st..99.9th percentile)
-
-
-class LatentSizeMismatch(ValueError):
-    """A checkpoint holds a model of another latent size than the one asked for."""
-
-
-class UnsupportedAudioFormat(ValueError):
-    """An uploaded/new file whose extension the project cannot decode."""
 
 
 @dataclass
@@ -95,25 +86,6 @@ class StudyConfig:
 
 
 @dataclass
-class SegmentRef:
-    """One 5-s segment of a dataset: where its mel and its audio live."""
-
-    segment: int
-    track_id: str
-    genre: str
-    split: str
-    path: str
-    start_frame: int
-    n_frames: int
-
-    @property
-    def clip_id(self) -> str:
-        """File-system-safe id used for folders: <track_id>_s<start_frame>."""
-        safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in self.track_id)
-        return f"{safe}_f{self.start_frame}"
-
-
-@dataclass
 class SizeResult:
     """What the study knows about one latent size."""
 
@@ -126,171 +98,6 @@ class SizeResult:
     train_wall_s: float
     n_params: int
     metrics: dict[str, float] = field(default_factory=dict)
-
-
-# --------------------------------------------------------------------------- helpers
-
-
-def run_name_for(model: str, size: int) -> str:
-    """Run / checkpoint folder name of one size."""
-    return f"recon_{model}_z{size}"
-
-
-def checkpoint_for(ds_dir: Path, model: str, size: int) -> Path:
-    """Best checkpoint path of one size."""
-    return Path(ds_dir) / "checkpoints" / run_name_for(model, size) / "best.pt"
-
-
-def load_recon_model(ds_dir: Path | str, size: int, model: str = "conv2d") -> tuple[torch.nn.Module, MelStats]:
-    """Load the trained model of one latent size and its mel statistics; clear errors if absent/mismatched."""
-    from core.models.autoencoders import model_from_config
-    from core.training import load_checkpoint
-
-    path = checkpoint_for(Path(ds_dir), model, size)
-    if not path.exists():
-        raise FileNotFoundError(
-            f"no checkpoint for latent size {size} at {path}; run "
-            f"`python -m train.latent_sizes --data-dir {ds_dir} --sizes {size}` first"
-        )
-    ckpt = load_checkpoint(path)
-    check_latent_size(ckpt, size, path)
-    net = model_from_config(ckpt["model_config"])
-    net.load_state_dict(ckpt["state_dict"])
-    net.eval()
-    stats = ckpt.get("extra", {}).get("mel_stats")
-    if stats is None:
-        raise ValueError(f"checkpoint {path} has no mel statistics; it was not written by the recon study")
-    return net, MelStats.from_dict(stats)
-
-
-def check_latent_size(ckpt: dict[str, Any], size: int, path: Path | str = "") -> None:
-    """Raise LatentSizeMismatch if the checkpoint's latent_dim differs from `size`."""
-    have = ckpt.get("model_config", {}).get("kwargs", {}).get("latent_dim")
-    if have != size:
-        raise LatentSizeMismatch(
-            f"checkpoint {path} holds a model with latent size {have}, but latent size {size} was asked for; "
-            f"retrain with --sizes {size} --retrain or point to the right checkpoint"
-        )
-
-
-def _segment_refs(fc: FeatureCache, rows: np.ndarray | None = None) -> list[SegmentRef]:
-    """SegmentRefs of all segments (or those of the given track rows), in segment order."""
-    seg = fc.segments
-    tracks = fc.tracks
-    refs = []
-    keep = None if rows is None else set(int(r) for r in rows)
-    for rec in seg.itertuples():
-        if keep is not None and int(rec.row) not in keep:
-            continue
-        t = tracks.iloc[int(rec.row)]
-        refs.append(SegmentRef(int(rec.segment), str(rec.track_id), str(t["genre"]), str(t["split"]),
-                               str(t["path"]), int(rec.start_frame), int(rec.n_frames)))
-    return refs
-
-
-class _AudioCache:
-    """Decoded tracks kept in memory while a study runs (each file decoded once)."""
-
-    def __init__(self, cfg: AudioConfig):
-        self.cfg = cfg
-        self.store: dict[str, np.ndarray] = {}
-        self.complete: dict[str, bool] = {}  # True when the whole file is already decoded
-
-    def segment(self, ref: SegmentRef) -> np.ndarray:
-        """Original audio under a segment's valid frames: (n_frames - 1) * hop samples."""
-        hop = self.cfg.hop_length
-        start = ref.start_frame * hop
-        n = max(1, (ref.n_frames - 1) * hop)
-        have = self.store.get(ref.path)
-        if have is None or (len(have) < start + n and not self.complete.get(ref.path, False)):
-            # decode only up to the end of the segment (long tracks): reloaded if a later segment needs more
-            seconds = (start + n) / self.cfg.sample_rate + 1.0
-            have = load_audio(ref.path, self.cfg, max_seconds=seconds)
-            self.store[ref.path] = have
-            self.complete[ref.path] = len(have) < start + n
-        audio = have
-        out = audio[start : start + n]
-        if len(out) < n:
-            out = np.pad(out, (0, n - len(out)))
-        return out.astype(np.float32)
-
-
-def encode_mels(net: torch.nn.Module, stats: MelStats, mels_db: np.ndarray, batch: int = 32) -> np.ndarray:
-    """Latents [n, k] of log-mels [n, n_mels, frames] in dB."""
-    out = []
-    with torch.no_grad():
-        for i in range(0, len(mels_db), batch):
-            x = torch.from_numpy(stats.apply(np.asarray(mels_db[i : i + batch], dtype=np.float32)))
-            out.append(net.encode(x).numpy())
-    return np.concatenate(out).astype(np.float32) if out else np.zeros((0, 0), np.float32)
-
-
-def decode_latents(net: torch.nn.Module, stats: MelStats, z: np.ndarray, cfg: AudioConfig,
-                   batch: int = 32) -> np.ndarray:
-    """Log-mels in dB [n, n_mels, frames] from latents [n, k], clipped to the valid dB range."""
-    out = []
-    with torch.no_grad():
-        for i in range(0, len(z), batch):
-            x_hat = net.decode(torch.from_numpy(np.asarray(z[i : i + batch], dtype=np.float32))).numpy()
-            out.append(np.clip(stats.invert(x_hat), cfg.top_db_floor, MEL_MAX_DB))
-    return np.concatenate(out).astype(np.float32)
-
-
-def save_wav(path: Path, audio: np.ndarray, cfg: AudioConfig) -> None:
-    """Write 16-bit PCM WAV (peak-limited to [-1, 1])."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sf.write(str(path), np.clip(np.nan_to_num(audio), -1.0, 1.0), cfg.sample_rate, subtype="PCM_16")
-
-
-def save_spec_png(path: Path, mel_db: np.ndarray, cfg: AudioConfig, title: str = "",
-                  db_range: tuple[float, float] = SPEC_DB_RANGE) -> None:
-    """Spectrogram image of a log-mel in dB (low frequencies at the bottom).
-
-    One fixed colour range (SPEC_DB_RANGE) for every image, so an original, its oracle and its
-    reconstructions are directly comparable by eye.
-    """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig, ax = plt.subplots(figsize=(5, 2.6), dpi=90)
-    secs = mel_db.shape[1] * cfg.hop_length / cfg.sample_rate
-    im = ax.imshow(mel_db, origin="lower", aspect="auto", cmap="magma", vmin=db_range[0], vmax=db_range[1],
-                   extent=(0, secs, 0, mel_db.shape[0]))
-    fig.colorbar(im, ax=ax, label="dB", pad=0.01)
-    ax.set_xlabel("s")
-    ax.set_ylabel("mel bin")
-    if title:
-        ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-
-
-def _write_json(path: Path, obj: Any) -> None:
-    """Write JSON atomically (NaN/inf become null)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(_clean(obj), indent=2))
-    tmp.replace(path)
-
-
-def _clean(obj: Any) -> Any:
-    """JSON-safe copy: numpy scalars to Python, non-finite floats to None, paths to str."""
-    if isinstance(obj, dict):
-        return {str(k): _clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
-    if isinstance(obj, (np.floating, float)):
-        v = float(obj)
-        return v if math.isfinite(v) else None
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, Path):
-        return str(obj)
-    return obj
 
 
 def choose_size(metrics_by_size: dict[int, dict[str, float]], metric: str = "lsd_db",
@@ -320,14 +127,6 @@ def analysis_sizes_for(sizes: list[int], chosen: int) -> list[int]:
         if s not in pick:
             pick.append(s)
     return sorted(pick)
-
-
-def _pad_mel(mel: np.ndarray, frames: int, floor: float) -> tuple[np.ndarray, int]:
-    """Crop or pad (with the dB floor) a log-mel to `frames`; returns it and the valid frame count."""
-    n = min(mel.shape[1], frames)
-    out = np.full((mel.shape[0], frames), floor, np.float32)
-    out[:, :n] = mel[:, :n]
-    return out, n
 
 
 # --------------------------------------------------------------------------- training
@@ -379,218 +178,6 @@ def train_size(fc: FeatureCache, ds_dir: Path, size: int, stats: MelStats, cfg: 
     return out
 
 
-# --------------------------------------------------------------------------- evaluation
-
-
-def reconstruct_refs(net: torch.nn.Module, stats: MelStats, fc: FeatureCache, refs: list[SegmentRef],
-                     audio: _AudioCache, gl: GriffinLimConfig, oracle: dict[int, dict] | None = None,
-                     desc: str = "recon", progress: bool = True) -> tuple[pd.DataFrame, dict[int, dict]]:
-    """Reconstruct segments; returns per-clip metrics and {segment: {mel, recon_mel, audio, z}}."""
-    cfg = fc.config
-    mels = np.stack([np.asarray(fc.mels[r.segment], dtype=np.float32) for r in refs])
-    z = encode_mels(net, stats, mels)
-    rec = decode_latents(net, stats, z, cfg)
-    rows, store = [], {}
-    for i, r in enumerate(tqdm(refs, desc=desc, leave=False, disable=not progress)):
-        valid = max(2, r.n_frames)
-        y = mel_to_audio(rec[i][:, :valid], cfg, gl)
-        ref_audio = audio.segment(r)
-        m = audio_metrics(ref_audio, y, cfg)
-        m["decoder_mel_mse"] = logmel_mse(mels[i][:, :valid], rec[i][:, :valid])
-        m["decoder_mel_l1"] = logmel_l1(mels[i][:, :valid], rec[i][:, :valid])
-        rows.append({"segment": r.segment, "clip_id": r.clip_id, "track_id": r.track_id, "genre": r.genre, **m})
-        store[r.segment] = {"mel": mels[i], "recon_mel": rec[i], "audio": y, "z": z[i]}
-    return pd.DataFrame(rows), store
-
-
-def oracle_refs(fc: FeatureCache, refs: list[SegmentRef], audio: _AudioCache, gl: GriffinLimConfig,
-                progress: bool = True) -> tuple[pd.DataFrame, dict[int, np.ndarray]]:
-    """The ceiling: the same mel inversion + Griffin-Lim applied to the true (cached) log-mel."""
-    cfg = fc.config
-    rows, store = [], {}
-    for r in tqdm(refs, desc="oracle", leave=False, disable=not progress):
-        mel = np.asarray(fc.mels[r.segment], dtype=np.float32)[:, : max(2, r.n_frames)]
-        y = mel_to_audio(mel, cfg, gl)
-        m = audio_metrics(audio.segment(r), y, cfg)
-        m["decoder_mel_mse"] = 0.0
-        m["decoder_mel_l1"] = 0.0
-        rows.append({"segment": r.segment, "clip_id": r.clip_id, "track_id": r.track_id, "genre": r.genre, **m})
-        store[r.segment] = y
-    return pd.DataFrame(rows), store
-
-
-def _mean_metrics(df: pd.DataFrame) -> dict[str, float]:
-    """Mean of every metric column of a per-clip table."""
-    cols = [c for c in METRIC_INFO if c in df.columns]
-    return {c: float(df[c].mean()) for c in cols}
-
-
-def plot_metrics(table: pd.DataFrame, oracle: dict[str, float], chosen: int | None, path: Path) -> None:
-    """One panel per metric against latent size (log2 axis), oracle as a dashed line."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    names = list(METRIC_NAMES) + ["decoder_mel_mse"]
-    fig, axes = plt.subplots(2, 3, figsize=(12, 6.5), dpi=90)
-    for ax, name in zip(axes.ravel(), names):
-        ax.plot(table["size"], table[name], "o-", label="reconstruction")
-        if f"{name}_std" in table.columns:
-            ax.fill_between(table["size"], table[name] - table[f"{name}_std"],
-                            table[name] + table[f"{name}_std"], alpha=0.15)
-        ax.axhline(oracle.get(name, np.nan), color="k", ls="--", label="oracle (true mel)")
-        if chosen is not None:
-            ax.axvline(chosen, color="tab:green", ls=":", label=f"chosen z={chosen}")
-        ax.set_xscale("log", base=2)
-        ax.set_xticks(list(table["size"]))
-        ax.set_xticklabels([str(s) for s in table["size"]])
-        unit = METRIC_INFO[name]["unit"]
-        ax.set_title(f"{name}" + (f" ({unit})" if unit else ""), fontsize=10)
-        ax.set_xlabel("latent size")
-    axes.ravel()[0].legend(fontsize=8)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-
-
-def _plot_maps(res_maps: pd.DataFrame, elbow: pd.DataFrame, size: int, path: Path) -> None:
-    """PCA and UMAP maps coloured by genre, plus the elbow/silhouette curve, in one PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.6), dpi=90)
-    genres = sorted(res_maps["genre"].unique())
-    cmap = plt.get_cmap("tab10" if len(genres) <= 10 else "tab20")
-    for ax, (xc, yc, title) in zip(axes[:2], (("pca_x", "pca_y", "PCA"), ("umap_x", "umap_y", "UMAP"))):
-        for i, g in enumerate(genres):
-            d = res_maps[res_maps["genre"] == g]
-            ax.scatter(d[xc], d[yc], s=14, color=cmap(i % cmap.N), label=g)
-        ax.set_title(f"z={size}: {title} coloured by genre", fontsize=10)
-        ax.set_xticks([])
-        ax.set_yticks([])
-    axes[1].legend(fontsize=7, loc="best", ncol=2)
-    ax = axes[2]
-    if len(elbow):
-        ax.plot(elbow["k"], elbow["inertia"], "o-", color="tab:blue")
-        ax.set_ylabel("k-means inertia", color="tab:blue")
-        ax2 = ax.twinx()
-        ax2.plot(elbow["k"], elbow["silhouette"], "s--", color="tab:red")
-        ax2.set_ylabel("silhouette", color="tab:red")
-    ax.set_xlabel("k")
-    ax.set_title("elbow curve and silhouette", fontsize=10)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-
-
-def latent_table(net: torch.nn.Module, stats: MelStats, fc: FeatureCache,
-                 refs: list[SegmentRef]) -> tuple[np.ndarray, pd.DataFrame]:
-    """Latents of all given segments and their segment/track/genre/split table."""
-    mels = np.asarray(fc.mels[[r.segment for r in refs]], dtype=np.float32)
-    z = encode_mels(net, stats, mels)
-    meta = pd.DataFrame([{"segment": r.segment, "track_id": r.track_id, "genre": r.genre, "split": r.split}
-                         for r in refs])
-    return z, meta
-
-
-def neighbours(z_query: np.ndarray, z_all: np.ndarray, meta: pd.DataFrame, k: int = 5,
-               exclude_track: str | None = None) -> pd.DataFrame:
-    """Nearest dataset tracks to one latent (cosine distance, min over a track's segments)."""
-    a = z_all / np.maximum(np.linalg.norm(z_all, axis=1, keepdims=True), 1e-12)
-    q = np.asarray(z_query, dtype=np.float32).ravel()
-    q = q / max(float(np.linalg.norm(q)), 1e-12)
-    d = 1.0 - a @ q
-    df = meta.assign(distance=d)
-    if exclude_track is not None:
-        df = df[df["track_id"] != exclude_track]
-    best = df.sort_values("distance").drop_duplicates("track_id").head(k).reset_index(drop=True)
-    best.insert(0, "rank", np.arange(1, len(best) + 1))
-    return best[["rank", "track_id", "genre", "split", "distance"]]
-
-
-def nearest_genre(z: np.ndarray, centroids: dict[str, np.ndarray]) -> str:
-    """Genre whose centroid is nearest (Euclidean) to z."""
-    names = list(centroids)
-    c = np.stack([centroids[n] for n in names])
-    return names[int(np.argmin(np.linalg.norm(c - np.asarray(z)[None], axis=1)))]
-
-
-# --------------------------------------------------------------------------- new audio
-
-
-def check_audio_format(path: Path | str) -> Path:
-    """Raise UnsupportedAudioFormat (with the accepted list) unless the extension is decodable."""
-    path = Path(path)
-    if not is_audio_path(path):
-        raise UnsupportedAudioFormat(
-            f"unsupported file format {path.suffix or '(no extension)'!r} for {path.name}; "
-            f"accepted: {', '.join(AUDIO_EXTENSIONS)}"
-        )
-    return path
-
-
-def encode_file(net: torch.nn.Module, stats: MelStats, path: Path | str, cfg: AudioConfig,
-                gl: GriffinLimConfig, max_segments: int = 1) -> list[dict[str, Any]]:
-    """Encode/reconstruct the first segments of an audio file; short files are padded (stated in `padded`)."""
-    path = check_audio_format(path)
-    try:
-        audio = load_audio(path, cfg, max_seconds=cfg.segment_seconds * max_segments + 1.0)
-    except AudioError as exc:
-        raise UnsupportedAudioFormat(f"cannot decode {path.name}: {exc}") from None
-    mel_full = log_mel(audio, cfg)
-    out = []
-    n_total = mel_full.shape[1]
-    starts = list(range(0, max(1, n_total - cfg.segment_frames + 1), cfg.segment_hop))[:max_segments] or [0]
-    for start in starts:
-        mel, valid = _pad_mel(mel_full[:, start:], cfg.segment_frames, cfg.top_db_floor)
-        valid = max(valid, 2)
-        z = encode_mels(net, stats, mel[None])[0]
-        rec = decode_latents(net, stats, z[None], cfg)[0]
-        n = (valid - 1) * cfg.hop_length
-        ref_audio = audio[start * cfg.hop_length : start * cfg.hop_length + n]
-        ref_audio = np.pad(ref_audio, (0, n - len(ref_audio)))
-        y = mel_to_audio(rec[:, :valid], cfg, gl)
-        y_oracle = mel_to_audio(mel[:, :valid], cfg, gl)
-        m = audio_metrics(ref_audio, y, cfg)
-        m["decoder_mel_mse"] = logmel_mse(mel[:, :valid], rec[:, :valid])
-        m["decoder_mel_l1"] = logmel_l1(mel[:, :valid], rec[:, :valid])
-        mo = audio_metrics(ref_audio, y_oracle, cfg)
-        out.append({"start_frame": start, "valid_frames": valid, "padded": valid < cfg.segment_frames,
-                    "mel": mel, "recon_mel": rec, "z": z, "original_audio": ref_audio, "audio": y,
-                    "oracle_audio": y_oracle, "metrics": m, "oracle_metrics": mo})
-    return out
-
-
-def encode_and_reconstruct(ds_dir: Path | str, size: int, audio_path: Path | str, model: str = "conv2d",
-                           gl: GriffinLimConfig | None = None, k: int = 5) -> dict[str, Any]:
-    """For the app's upload: encode the first 5 s of a file with the size-`size` model and reconstruct it.
-
-    Returns dict(mel, recon_mel [n_mels, frames] dB, audio, oracle_audio, original_audio (float32 at the
-    project rate), sample_rate, z, neighbours DataFrame, metrics, oracle_metrics, padded). Raises
-    UnsupportedAudioFormat for files it cannot read, LatentSizeMismatch / FileNotFoundError for models.
-    """
-    ds_dir = Path(ds_dir)
-    check_audio_format(audio_path)
-    fc = FeatureCache.open(ds_dir)
-    net, stats = load_recon_model(ds_dir, size, model)
-    gl = gl or GriffinLimConfig()
-    item = encode_file(net, stats, audio_path, fc.config, gl, max_segments=1)[0]
-    lat = ds_dir / "recon" / f"z{size}" / "latents.npy"
-    if lat.exists():
-        z_all = np.load(lat)
-        meta = pd.read_csv(lat.with_name("latents.csv"), dtype={"track_id": str})
-    else:
-        z_all, meta = latent_table(net, stats, fc, _segment_refs(fc))
-    item["neighbours"] = neighbours(item["z"], z_all, meta, k)
-    item["sample_rate"] = fc.config.sample_rate
-    return item
-
-
 def _new_music_block(net: torch.nn.Module, stats: MelStats, files: list[Path], cfg: AudioConfig,
                      gl: GriffinLimConfig, z_all: np.ndarray, meta: pd.DataFrame, out_dir: Path,
                      rel_root: Path, study: StudyConfig, label: str) -> tuple[pd.DataFrame, list[dict]]:
@@ -626,74 +213,6 @@ def _new_music_block(net: torch.nn.Module, stats: MelStats, files: list[Path], c
                           "recon_png": str(rel / "recon.png"), "metrics": r["metrics"],
                           "oracle_metrics": r["oracle_metrics"], "neighbours": nb.to_dict("records")})
     return pd.DataFrame(rows), items
-
-
-# --------------------------------------------------------------------------- generation
-
-
-def generate(net: torch.nn.Module, stats: MelStats, cfg: AudioConfig, gl: GriffinLimConfig,
-             z_all: np.ndarray, meta: pd.DataFrame, val_refs: list[SegmentRef], out_dir: Path,
-             rel_root: Path, study: StudyConfig) -> dict[str, Any]:
-    """Interpolation, Gaussian samples and genre-centroid arithmetic, written as WAV + PNG."""
-    out: dict[str, Any] = {}
-    train_mask = (meta["split"] == "train").to_numpy()
-    z_train = z_all[train_mask] if train_mask.sum() >= 2 else z_all
-    labels_train = meta["genre"].to_numpy()[train_mask] if train_mask.sum() >= 2 else meta["genre"].to_numpy()
-    cents = genre_centroids(z_train, labels_train)
-    seg_index = {int(s): i for i, s in enumerate(meta["segment"])}
-
-    def render(z: np.ndarray, name: str, title: str) -> dict[str, Any]:
-        mel = decode_latents(net, stats, z[None], cfg)[0]
-        y = mel_to_audio(mel, cfg, gl)
-        save_wav(out_dir / f"{name}.wav", y, cfg)
-        save_spec_png(out_dir / f"{name}.png", mel, cfg, title)
-        z_back = encode_mels(net, stats, mel[None])[0]  # what the encoder thinks the result is
-        return {"wav": str((out_dir / f"{name}.wav").relative_to(rel_root)),
-                "png": str((out_dir / f"{name}.png").relative_to(rel_root)),
-                "nearest_genre": nearest_genre(z_back, cents),
-                "rms_db": float(20 * np.log10(max(float(np.sqrt(np.mean(y**2))), 1e-10)))}
-
-    # interpolation between two validation clips of different genres (prefer classical -> metal)
-    by_genre = {}
-    for r in val_refs:
-        by_genre.setdefault(r.genre, r)
-    a = by_genre.get("classical") or val_refs[0]
-    b = by_genre.get("metal") or next((r for r in val_refs if r.genre != a.genre), val_refs[-1])
-    if a.segment in seg_index and b.segment in seg_index:
-        za, zb = z_all[seg_index[a.segment]], z_all[seg_index[b.segment]]
-        steps = []
-        for i, (t, z) in enumerate(zip(np.linspace(0, 1, study.n_interp_steps),
-                                       interpolate(za, zb, study.n_interp_steps))):
-            item = render(z, f"interp_{i:02d}", f"interp t={t:.2f} ({a.genre}->{b.genre})")
-            steps.append({"t": float(t), **item})
-        out["interpolation"] = {"from": a.clip_id, "from_genre": a.genre, "to": b.clip_id,
-                                "to_genre": b.genre, "steps": steps}
-    # samples from a Gaussian fitted to the training latents
-    g = fit_gaussian(z_train)
-    samples = []
-    for i, z in enumerate(g.sample(study.n_samples, seed=study.seed)):
-        samples.append(render(z, f"sample_{i:02d}", f"Gaussian sample {i}"))
-    out["samples"] = {"fitted_on": "train-split latents (Ledoit-Wolf covariance)", "items": samples}
-    # genre-centroid arithmetic: clip + (centroid[target] - centroid[source])
-    pairs = [(a, b) for a, b in (("classical", "metal"), ("jazz", "disco"), ("metal", "classical"))
-             if a in by_genre and a in cents and b in cents]
-    if not pairs:  # other datasets (demo moods, FMA genres): the first two validation genres, both ways
-        gs = [g for g in sorted(by_genre) if g in cents][:2]
-        pairs = [(gs[0], gs[1]), (gs[1], gs[0])] if len(gs) == 2 else []
-    arith = []
-    for src, tgt in pairs:
-        ref = by_genre.get(src)
-        if ref is None or tgt not in cents or src not in cents or ref.segment not in seg_index:
-            continue
-        z0 = z_all[seg_index[ref.segment]]
-        item = render(centroid_arithmetic(z0, cents, src, tgt), f"arith_{src}_to_{tgt}",
-                      f"{ref.clip_id} - {src} + {tgt}")
-        orig = render(z0, f"arith_{src}_to_{tgt}_start", f"{ref.clip_id} (decoded)")
-        arith.append({"clip_id": ref.clip_id, "source": src, "target": tgt, **item,
-                      "start_wav": orig["wav"], "start_png": orig["png"],
-                      "start_nearest_genre": orig["nearest_genre"]})
-    out["arithmetic"] = arith
-    return out
 
 
 # --------------------------------------------------------------------------- the study

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core import app_data as ad
+from core import app_widgets as aw
 
 st.set_page_config(page_title="Listen & compare", page_icon="🎵", layout="wide")
 st.title(":material/queue_music: Listen & compare")
@@ -12,11 +13,11 @@ st.title(":material/queue_music: Listen & compare")
 LABELS = {"relevant": "relevant", "not relevant": "not_relevant", "unsure": "unsure"}
 CODES = {v: k for k, v in LABELS.items()}
 
-picked = ad.pick_dataset("listen_dataset")
+picked = aw.pick_dataset("listen_dataset")
 if picked is None:
     st.stop()
 ds, ds_dir = picked
-listener = ad.listener_name()
+listener = aw.listener_name()
 if listener is None:
     st.stop()
 
@@ -29,10 +30,10 @@ if not models:
     st.info("Choose at least one model in the sidebar.")
     st.stop()
 
-row = ad.pick_query(tracks, ds_dir, "listen")
+row = aw.pick_query(tracks, ds_dir, "listen")
 query = tracks.iloc[row]
 qid = str(query["track_id"])
-store = ad.notes_store()
+store = aw.notes_store()
 
 
 def save_verdict(key: str, model: str, rec_id: str, rank: int, score: float) -> None:
@@ -48,7 +49,7 @@ with st.container(border=True):
     c1, c2 = st.columns([2, 3])
     with c1:
         st.markdown(f"### Query: {query['title']}")
-        ad.play(ds_dir, query["path"], query["title"])
+        aw.play(ds_dir, query["path"], query["title"])
     with c2:
         st.markdown(f"**Artist:** {query['artist'] or '—'}  \n**Genre:** {query['genre'] or '—'}  \n"
                     f"**Tags:** {query['tags'].replace('|', ', ') or '—'}  \n"
@@ -73,9 +74,9 @@ for col, model in zip(columns, models):
             if rec["artist"] and rec["artist"] == query["artist"]:
                 marks.append(":blue-badge[same artist]")
             with st.container(border=True):
-                st.markdown(f"**{rank}. {rec['title']}**  \n{ad.meta_line(rec['artist'], rec['genre'], f'cos {s:.3f}')}"
+                st.markdown(f"**{rank}. {rec['title']}**  \n{aw.meta_line(rec['artist'], rec['genre'], f'cos {s:.3f}')}"
                             f"  \n{' · '.join(marks) or '&nbsp;'}")
-                ad.play(ds_dir, rec["path"], rec["title"])
+                aw.play(ds_dir, rec["path"], rec["title"])
                 key = f"verdict|{ds}|{qid}|{model}|{rid}"
                 prior = saved.get((model, rid))
                 st.radio("Verdict", list(LABELS), key=key, horizontal=True, label_visibility="collapsed",

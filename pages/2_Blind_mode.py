@@ -7,17 +7,18 @@ import random
 import streamlit as st
 
 from core import app_data as ad
+from core import app_widgets as aw
 
 st.set_page_config(page_title="Blind mode", page_icon="🙈", layout="wide")
 st.title(":material/visibility_off: Blind mode")
 st.caption("Two recommendation lists for the same query, model names hidden. Listen, vote for the "
            "list that fits the query better (or 'same'); the names are revealed after your vote.")
 
-picked = ad.pick_dataset("blind_dataset")
+picked = aw.pick_dataset("blind_dataset")
 if picked is None:
     st.stop()
 ds, ds_dir = picked
-listener = ad.listener_name()
+listener = aw.listener_name()
 if listener is None:
     st.stop()
 
@@ -26,14 +27,14 @@ models_all = ad.list_embeddings(ds_dir)
 if len(models_all) < 2:
     st.warning("Blind mode needs two embeddings of this dataset; only "
                f"{', '.join(models_all) or 'none'} found.")
-    ad.show_missing("embeddings", ds)
+    aw.show_missing("embeddings", ds)
     st.stop()
 k = st.sidebar.slider("K", 1, 20, 5, key="blind_k")
 m1 = st.sidebar.selectbox("Model 1", models_all, index=0, key="blind_m1")
 others = [m for m in models_all if m != m1]
 m2 = st.sidebar.selectbox("Model 2", others, index=0, key="blind_m2")
 
-row = ad.pick_query(tracks, ds_dir, "blind")
+row = aw.pick_query(tracks, ds_dir, "blind")
 query = tracks.iloc[row]
 qid = str(query["track_id"])
 
@@ -49,8 +50,8 @@ assign = st.session_state["blind_assign"]
 voted = st.session_state.get("blind_voted")
 
 with st.container(border=True):
-    st.markdown(f"### Query: {query['title']}  \n{ad.meta_line(query['artist'], query['genre'])}")
-    ad.play(ds_dir, query["path"], query["title"])
+    st.markdown(f"### Query: {query['title']}  \n{aw.meta_line(query['artist'], query['genre'])}")
+    aw.play(ds_dir, query["path"], query["title"])
 
 cols = st.columns(2)
 for col, side in zip(cols, ("A", "B")):
@@ -62,8 +63,8 @@ for col, side in zip(cols, ("A", "B")):
             rec = tracks.iloc[int(r)]
             with st.container(border=True):
                 extra = f"cos {s:.3f}" if voted else ""
-                st.markdown(f"**{rank}. {rec['title']}**  \n{ad.meta_line(rec['artist'], extra)}")
-                ad.play(ds_dir, rec["path"], rec["title"])
+                st.markdown(f"**{rank}. {rec['title']}**  \n{aw.meta_line(rec['artist'], extra)}")
+                aw.play(ds_dir, rec["path"], rec["title"])
 
 if voted is None:
     with st.form(f"vote|{ds}|{qid}|{k}"):
@@ -73,12 +74,12 @@ if voted is None:
             if choice is None:
                 st.warning("Pick A, B or same first.")
             else:
-                ad.notes_store().add_vote(listener, ds, qid, k, assign["A"], assign["B"], choice)
+                aw.notes_store().add_vote(listener, ds, qid, k, assign["A"], assign["B"], choice)
                 st.session_state["blind_voted"] = choice
                 st.rerun()
 else:
     winner = {"A": assign["A"], "B": assign["B"], "same": "neither (same)"}[voted]
     st.success(f"Vote stored: **{voted}**. List A was **{assign['A']}**, list B was **{assign['B']}** "
                f"— you preferred {winner}.")
-    st.button("Next random query", icon=":material/casino:", on_click=ad.random_query,
+    st.button("Next random query", icon=":material/casino:", on_click=aw.random_query,
               args=("blind_query", len(tracks), "blind_search"))

@@ -8,13 +8,15 @@ import pandas as pd
 import streamlit as st
 
 from core import app_data as ad
+from core import app_hits as ah
+from core import app_widgets as aw
 from core.export import to_csv_bytes
 from core.stats import blind_vote_summary
 
 st.set_page_config(page_title="Notes & hit counts", page_icon="📝", layout="wide")
 st.title(":material/edit_note: Notes & hit counts")
 
-store = ad.notes_store()
+store = aw.notes_store()
 annotations = store.annotations()
 votes = store.votes()
 
@@ -48,7 +50,7 @@ else:
     st.info("No blind votes yet: try the Blind mode page.")
 
 st.subheader("Hit counts per model")
-picked = ad.pick_dataset("notes_dataset")
+picked = aw.pick_dataset("notes_dataset")
 if picked is None:
     st.stop()
 ds, ds_dir = picked
@@ -62,7 +64,7 @@ hand_rows = ad.handpicked_rows(tracks, ad.cached_queries(ds_dir))
 if len(hand_rows) == 0:
     st.caption(f"No handpicked queries (queries.csv): `{ad.command_for('evaluate', ds)}`")
 
-rel = ad.relevance_rates(store.verdicts(ds)).set_index("model")
+rel = ah.relevance_rates(store.verdicts(ds)).set_index("model")
 ds_votes = votes[votes["dataset"] == ds] if len(votes) else votes
 wins = pd.Series(dtype=int)
 if len(ds_votes):

@@ -8,11 +8,12 @@ import plotly.express as px
 import streamlit as st
 
 from core import app_data as ad
+from core import app_widgets as aw
 
 st.set_page_config(page_title="Latent map", page_icon="🗺️", layout="wide")
 st.title(":material/scatter_plot: Latent map")
 
-picked = ad.pick_dataset("map_dataset")
+picked = aw.pick_dataset("map_dataset")
 if picked is None:
     st.stop()
 ds, ds_dir = picked
@@ -56,19 +57,19 @@ current = st.session_state.get("map_pick")
 options = list(range(len(tracks))) if len(tracks) <= 2000 else ([current] if current is not None else [])
 if options:
     chosen = st.selectbox("Or choose a track", options, index=None, key="map_pick",
-                          format_func=lambda r: ad.track_label(tracks, r),
+                          format_func=lambda r: aw.track_label(tracks, r),
                           placeholder="click a point or pick a track")
     current = None if chosen is None else int(chosen)
 if current is None:
     st.info("Click a point on the map to play it and see its neighbours.")
     st.stop()
 t = tracks.iloc[current]
-st.markdown(f"### {t['title']}  \n{ad.meta_line(t['artist'], t['genre'], f'cluster c{int(clusters[current])}')}")
-ad.play(ds_dir, t["path"], t["title"])
+st.markdown(f"### {t['title']}  \n{aw.meta_line(t['artist'], t['genre'], f'cluster c{int(clusters[current])}')}")
+aw.play(ds_dir, t["path"], t["title"])
 rows, scores = ad.cached_top_k(ds_dir, model, current, k)
 st.markdown(f"**Nearest {len(rows)} in {model}**")
 for r, s in zip(rows, scores):
     n = tracks.iloc[int(r)]
     with st.container(border=True):
-        st.markdown(f"**{n['title']}** · {ad.meta_line(n['artist'], n['genre'], f'cos {s:.3f}')}")
-        ad.play(ds_dir, n["path"], n["title"])
+        st.markdown(f"**{n['title']}** · {aw.meta_line(n['artist'], n['genre'], f'cos {s:.3f}')}")
+        aw.play(ds_dir, n["path"], n["title"])

@@ -7,7 +7,11 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
+from core import app_audio as aa
 from core import app_data as ad
+from core import app_upload as au
+from core import app_widgets as aw
+from core import recon_index as ri
 
 st.set_page_config(page_title="Reconstructions", page_icon="🔊", layout="wide")
 st.title(":material/graphic_eq: Reconstructions")
@@ -15,16 +19,16 @@ st.title(":material/graphic_eq: Reconstructions")
 root = ad.artifacts_root()
 names = [n for n in ad.list_datasets(root) if (root / n / "recon" / "index.json").is_file()]
 if not names:
-    ad.show_missing("recon", (ad.list_datasets(root) or ["<dataset>"])[0])
+    aw.show_missing("recon", (ad.list_datasets(root) or ["<dataset>"])[0])
     st.stop()
 default = st.session_state.get("dataset")
 ds = st.sidebar.selectbox("Dataset", names, index=names.index(default) if default in names else 0,
                           key="recon_dataset")
 ds_dir = root / ds
-study = ad.load_recon_study(ds_dir)
+study = ri.load_recon_study(ds_dir)
 if study is None:
     st.error(f"{ds_dir / 'recon' / 'index.json'} could not be read.")
-    ad.show_missing("recon", ds)
+    aw.show_missing("recon", ds)
     st.stop()
 
 
@@ -33,7 +37,7 @@ def spectrogram(png, audio, key: str) -> None:
     if png is not None:
         st.image(str(png), width="stretch")
         return
-    mel = ad.cached_log_mel(audio) if audio is not None else None
+    mel = aa.cached_log_mel(audio) if audio is not None else None
     if mel is None:
         st.caption("no spectrogram")
         return
@@ -70,7 +74,7 @@ with tab_clips:
                 if audio is None:
                     st.caption("not in this study")
                     continue
-                ad.play_file(audio)
+                aw.play_file(audio)
                 spectrogram(png, audio, f"{ci}|{tag}")
         rows = {k: v for k, v in (("oracle", clip.metrics.get("oracle")), (f"z = {size}", clip.metrics.get(str(size))))
                 if v}
@@ -106,12 +110,12 @@ with tab_gen:
         for i, (label, wav, png) in enumerate(items):
             with cols[i % len(cols)]:
                 st.caption(label)
-                ad.play_file(wav)
+                aw.play_file(wav)
                 if png is not None:
                     st.image(str(png), width="stretch")
 
 with tab_upload:
-    st.markdown(f"Encode your own audio (at most {ad.MAX_UPLOAD_BYTES // 2**20} MB; {', '.join(ad.UPLOAD_TYPES)}): "
+    st.markdown(f"Encode your own audio (at most {au.MAX_UPLOAD_BYTES // 2**20} MB; {', '.join(au.UPLOAD_TYPES)}): "
                 "its first 5 s are encoded with the chosen latent size's model, reconstructed, and its nearest "
                 "dataset tracks are listed.")
     sizes = study.sizes or [0]
@@ -119,7 +123,7 @@ with tab_upload:
                          key="upload_size")
     up = st.file_uploader("Audio file", key="upload_file")
     if up is not None:
-        check = ad.cached_check_upload(up.name, up.getvalue())
+        check = au.cached_check_upload(up.name, up.getvalue())
         if not check.ok:
             st.error(check.message)
         else:
@@ -127,14 +131,14 @@ with tab_upload:
             result = None
             try:
                 with st.spinner("Encoding ..."):
-                    result = ad.cached_encode_upload(ds_dir, usize, check.path)
+                    result = au.cached_encode_upload(ds_dir, usize, check.path)
             except Exception as exc:  # the user gets the reason, not a traceback
                 st.error(f"Could not encode the file: {exc}")
             if result is not None:
                 c1, c2 = st.columns(2)
                 with c1:
                     st.markdown("**Your file**")
-                    ad.play_file(check.path)
+                    aw.play_file(check.path)
                 with c2:
                     st.markdown(f"**Reconstruction (z = {usize})**" + (" — padded, shorter than 5 s"
                                                                        if result.padded else ""))
@@ -150,4 +154,4 @@ with tab_upload:
                                 f"distance {float(nb.get('distance', float('nan'))):.3f}")
                     if str(nb.get("track_id")) in pos:
                         t = tracks.iloc[pos[str(nb.get("track_id"))]]
-                        ad.play(ds_dir, t["path"], t["title"])
+                        aw.play(ds_dir, t["path"], t["title"])

@@ -247,7 +247,9 @@ def test_loader_helpers_on_a_tiny_catalog(tmp_path):
     import numpy as np
     import pandas as pd
 
-    from core.app_data import check_upload, handpicked_rows, hit_rates, search_tracks
+    from core.app_data import handpicked_rows, search_tracks
+    from core.app_hits import hit_rates
+    from core.app_upload import check_upload
 
     tracks = pd.DataFrame({"track_id": ["a", "b", "c", "d"], "title": ["Blue Moon", "Red Sun", "Blue Sky", "Rain"],
                            "artist": ["x", "x", "y", ""], "genre": ["jazz", "rock", "jazz", "rock"], "tags": ""})

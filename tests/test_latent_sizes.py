@@ -13,15 +13,14 @@ import soundfile as sf
 import torch
 
 from core.cache import FeatureCache
+from core.recon_model import checkpoint_for, load_recon_model
 from core.recon_study import (
     LatentSizeMismatch,
     StudyConfig,
     UnsupportedAudioFormat,
     analysis_sizes_for,
-    checkpoint_for,
     choose_size,
     encode_and_reconstruct,
-    load_recon_model,
     run_study,
 )
 from core.windows import RandomCropDataset, compute_mel_stats
