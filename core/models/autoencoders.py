@@ -137,6 +137,23 @@ def _views(batch: Any) -> list[torch.Tensor]:
     raise TypeError(f"cannot read a batch of type {type(batch).__name__}")
 
 
+def mlp_pair(d_in: int, hidden: list[int], latent_dim: int, dropout: float) -> tuple[nn.Sequential, nn.Sequential]:
+    """Mirrored MLP encoder (d_in -> hidden -> latent) and decoder (latent -> reversed hidden -> d_in)."""
+    enc: list[nn.Module] = []
+    prev = d_in
+    for h in hidden:
+        enc += [nn.Linear(prev, h), nn.LayerNorm(h), nn.GELU(), nn.Dropout(dropout)]
+        prev = h
+    enc.append(nn.Linear(prev, latent_dim))
+    dec: list[nn.Module] = []
+    prev = latent_dim
+    for h in reversed(hidden):
+        dec += [nn.Linear(prev, h), nn.LayerNorm(h), nn.GELU()]
+        prev = h
+    dec.append(nn.Linear(prev, d_in))
+    return nn.Sequential(*enc), nn.Sequential(*dec)
+
+
 class DenseAutoencoder(Autoencoder):
     """Fully connected autoencoder on the flattened window (a strong-bottleneck reference)."""
 
@@ -147,21 +164,7 @@ class DenseAutoencoder(Autoencoder):
         super().__init__(**kw)
         hidden = [int(h) for h in hidden]
         self._kwargs.update(hidden=list(hidden), dropout=float(dropout))
-        d_in = self.n_mels * self.n_frames
-        enc: list[nn.Module] = []
-        prev = d_in
-        for h in hidden:
-            enc += [nn.Linear(prev, h), nn.LayerNorm(h), nn.GELU(), nn.Dropout(dropout)]
-            prev = h
-        enc.append(nn.Linear(prev, self.latent_dim))
-        self.encoder = nn.Sequential(*enc)
-        dec: list[nn.Module] = []
-        prev = self.latent_dim
-        for h in reversed(hidden):
-            dec += [nn.Linear(prev, h), nn.LayerNorm(h), nn.GELU()]
-            prev = h
-        dec.append(nn.Linear(prev, d_in))
-        self.decoder = nn.Sequential(*dec)
+        self.encoder, self.decoder = mlp_pair(self.n_mels * self.n_frames, hidden, self.latent_dim, dropout)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Flatten and map to the latent vector."""
@@ -307,21 +310,7 @@ class ModSpecDenseAutoencoder(Autoencoder):
         self.register_buffer("bands", band_matrix(self.n_mels, self.n_bands), persistent=False)
         self.register_buffer("mod_matrix", mod, persistent=False)
         self.n_mod = mod.shape[1] + 2 * int(self.keep_stats)
-        d_in = self.n_bands * self.n_mod
-        enc: list[nn.Module] = []
-        prev = d_in
-        for h in hidden:
-            enc += [nn.Linear(prev, h), nn.LayerNorm(h), nn.GELU(), nn.Dropout(dropout)]
-            prev = h
-        enc.append(nn.Linear(prev, self.latent_dim))
-        self.encoder = nn.Sequential(*enc)
-        dec: list[nn.Module] = []
-        prev = self.latent_dim
-        for h in reversed(hidden):
-            dec += [nn.Linear(prev, h), nn.LayerNorm(h), nn.GELU()]
-            prev = h
-        dec.append(nn.Linear(prev, d_in))
-        self.decoder = nn.Sequential(*dec)
+        self.encoder, self.decoder = mlp_pair(self.n_bands * self.n_mod, hidden, self.latent_dim, dropout)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """Log modulation map [B, n_bands, n_mod] of mel windows x [B, n_mels, n_frames]."""
