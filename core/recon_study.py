@@ -2,7 +2,7 @@
 choose the smallest good size, analyse latents, encode new music and generate.
 
 Everything lands under `<ds>/recon/` and is described by `recon/index.json` (schema in
-docs/sections/latent_study.md); the Streamlit "Reconstructions" page reads only that.
+artifacts/README.md); the Streamlit "Reconstructions" page reads only that.
 The steps live in core.recon_model (checkpoints, encode/decode), core.recon_segments,
 core.recon_eval (reconstruction and oracle metrics), core.recon_latents, core.recon_generation,
 core.recon_io (WAV/PNG/JSON and plots) and core.recon_upload (new audio, `encode_and_reconstruct`).
