@@ -20,7 +20,8 @@ install-dev: $(VENV)/.installed-dev
 ## demo: install, build the demo artifacts from the embedded corpus, start the app
 demo: install
 	$(PY) -m train.demo
-	$(VENV)/bin/streamlit run app.py --browser.gatherUsageStats false
+	@echo "open http://localhost:8501"
+	$(VENV)/bin/streamlit run app.py
 
 ## test: install, lint, run the whole suite (the browser test needs Debian's chromium)
 test: install-dev chromium
