@@ -70,6 +70,17 @@ def listener_name() -> str | None:
     return None
 
 
+def listening_session(key: str) -> tuple[str, Path, str]:
+    """Dataset and listener name for a listening page; stops the page until both are chosen."""
+    picked = pick_dataset(key)
+    if picked is None:
+        st.stop()
+    listener = listener_name()
+    if listener is None:
+        st.stop()
+    return picked[0], picked[1], listener
+
+
 def play(ds_dir: Path, path: str, label: str = "") -> None:
     """An audio player for a catalog path (or a short message if the file is gone)."""
     resolved = resolve_audio(ds_dir, path)

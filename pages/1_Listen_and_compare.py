@@ -13,13 +13,7 @@ st.title(":material/queue_music: Listen & compare")
 LABELS = {"relevant": "relevant", "not relevant": "not_relevant", "unsure": "unsure"}
 CODES = {v: k for k, v in LABELS.items()}
 
-picked = aw.pick_dataset("listen_dataset")
-if picked is None:
-    st.stop()
-ds, ds_dir = picked
-listener = aw.listener_name()
-if listener is None:
-    st.stop()
+ds, ds_dir, listener = aw.listening_session("listen_dataset")
 
 tracks = ad.cached_tracks(ds_dir)
 models_all = ad.list_embeddings(ds_dir)

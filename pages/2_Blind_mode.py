@@ -14,13 +14,7 @@ st.title(":material/visibility_off: Blind mode")
 st.caption("Two recommendation lists for the same query, model names hidden. Listen, vote for the "
            "list that fits the query better (or 'same'); the names are revealed after your vote.")
 
-picked = aw.pick_dataset("blind_dataset")
-if picked is None:
-    st.stop()
-ds, ds_dir = picked
-listener = aw.listener_name()
-if listener is None:
-    st.stop()
+ds, ds_dir, listener = aw.listening_session("blind_dataset")
 
 tracks = ad.cached_tracks(ds_dir)
 models_all = ad.list_embeddings(ds_dir)
