@@ -20,6 +20,9 @@ import streamlit as st
 
 from core.app_hits import hit_rates
 from core.app_map import cluster_quality, project_2d
+from core.embeddings import list_embeddings as list_embeddings  # re-exported for the pages
+from core.embeddings import load_embedding
+from core.evaluation import metrics_table as evaluation_metrics_table
 
 ENV_VAR = "WORKBENCH_ARTIFACTS"
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -62,15 +65,6 @@ def list_datasets(root: Path | None = None) -> list[str]:
     if not root.is_dir():
         return []
     return sorted(p.name for p in root.iterdir() if (p / "catalog.csv").is_file())
-
-
-def list_embeddings(ds_dir: Path) -> list[str]:
-    """Embedding names of a dataset (embeddings/<name>.npy), baseline first."""
-    folder = ds_dir / "embeddings"
-    if not folder.is_dir():
-        return []
-    names = sorted(p.stem for p in folder.glob("*.npy"))
-    return sorted(names, key=lambda n: (n != BASELINE, n))
 
 
 def read_sidecar(ds_dir: Path, model: str) -> dict[str, Any]:
@@ -132,11 +126,7 @@ def unit_rows(matrix: np.ndarray) -> np.ndarray:
 
 def read_embedding(ds_dir: Path, model: str) -> np.ndarray:
     """An embedding matrix [n_tracks, d] (embeddings/<model>.npy) as unit rows; NaN rows become zero."""
-    # Read the .npy directly: core.embeddings.load_embedding would import torch (~4 s) into the app.
-    path = ds_dir / "embeddings" / f"{model}.npy"
-    if not path.is_file():
-        raise FileNotFoundError(f"no embedding {model!r} in {path.parent}")
-    matrix = np.load(path)
+    matrix, _ = load_embedding(ds_dir, model)
     if matrix.ndim != 2:
         raise ValueError(f"embedding {model!r} is not a 2-D matrix (shape {matrix.shape})")
     return unit_rows(np.nan_to_num(matrix))
@@ -181,50 +171,14 @@ def handpicked_rows(tracks: pd.DataFrame, queries: pd.DataFrame | None) -> np.nd
     return np.array([int(pos[i]) for i in ids if i in pos.index], dtype=int)
 
 
-def _eval_metrics_table(metrics: dict[str, Any], setting: str = "all") -> pd.DataFrame:
-    """train.evaluate's metrics.json as 'mean [lo, hi]' per score plus a chance row (read without
-    importing core.evaluation, which pulls in torch)."""
-    rows: list[dict[str, Any]] = []
-    chance: dict[str, float] = {}
-    for name, r in metrics["embeddings"].items():
-        part = r.get(setting, {}) if isinstance(r, dict) else {}
-        row: dict[str, Any] = {"embedding": name, "dim": str(r.get("dim", "")) if isinstance(r, dict) else ""}
-        for metric, e in (part.get("scores") or {}).items():
-            try:
-                row[metric] = f"{e['mean']:.3f} [{e['lo']:.3f}, {e['hi']:.3f}]"
-            except (KeyError, TypeError, ValueError):
-                row[metric] = str(e)
-            c = (part.get("chance") or {}).get(metric)
-            if isinstance(c, (int, float)):
-                chance.setdefault(metric, float(c))
-        rows.append(row)
-    if chance:
-        rows.append({"embedding": "chance", "dim": "", **{m: f"{v:.3f}" for m, v in chance.items()}})
-    return pd.DataFrame(rows).fillna("")
-
-
 def metrics_table(metrics: Any) -> pd.DataFrame:
-    """metrics.json as one row per embedding ('mean [lo, hi]' per score, as train.evaluate prints it)."""
-    if not isinstance(metrics, dict):
+    """metrics.json as train.evaluate prints it ('mean [lo, hi]' per score, chance row); empty if unreadable."""
+    if not (isinstance(metrics, dict) and isinstance(metrics.get("embeddings"), dict)):
         return pd.DataFrame()
-    if isinstance(metrics.get("embeddings"), dict):
-        return _eval_metrics_table(metrics)
-    body = metrics.get("models", metrics.get("embeddings", metrics))
-    rows = []
-    if isinstance(body, dict):
-        items = body.items()
-    elif isinstance(body, list):
-        items = [(m.get("model", m.get("embedding", str(i))), m) for i, m in enumerate(body) if isinstance(m, dict)]
-    else:
+    try:
+        return evaluation_metrics_table(metrics)
+    except (KeyError, TypeError, ValueError):
         return pd.DataFrame()
-    for name, scores in items:
-        if not isinstance(scores, dict):
-            continue
-        flat = pd.json_normalize(scores, sep=".").iloc[0].to_dict() if scores else {}
-        row = {"model": name}
-        row.update({k: v for k, v in flat.items() if isinstance(v, (int, float)) and not isinstance(v, bool)})
-        rows.append(row)
-    return pd.DataFrame(rows)
 
 
 # ---------------------------------------------------------------- cached wrappers

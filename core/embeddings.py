@@ -7,13 +7,14 @@ import datetime as _dt
 import json
 import subprocess
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
-from torch.utils.data import DataLoader
 
-from core.windows import FixedWindowDataset, MelStats
+if TYPE_CHECKING:  # torch is imported only where windows are encoded, so readers stay light
+    import torch
+
+    from core.windows import MelStats
 
 POOLINGS = ("mean", "meanstd")
 
@@ -44,6 +45,11 @@ def standardise(emb: np.ndarray, fit_rows: np.ndarray | list[int]) -> tuple[np.n
 def window_latents(model: torch.nn.Module, fc: Any, stats: MelStats, window: int, hop: int | None = None,
                    batch_size: int = 128, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Encode deterministic windows of every cached segment; returns (latents [n_win, d], track rows)."""
+    import torch
+    from torch.utils.data import DataLoader
+
+    from core.windows import FixedWindowDataset
+
     rows = np.arange(len(fc.tracks)) if rows is None else np.asarray(rows)
     ds = FixedWindowDataset(fc, rows, stats, window=window, hop=hop)
     loader = DataLoader(ds, batch_size=batch_size, shuffle=False)

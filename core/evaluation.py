@@ -279,7 +279,7 @@ def metrics_table(results: dict[str, Any], setting: str = "all") -> pd.DataFrame
     for emb, r in results["embeddings"].items():
         if setting not in r:
             continue
-        row: dict[str, Any] = {"embedding": emb, "dim": r["dim"]}
+        row: dict[str, Any] = {"embedding": emb, "dim": str(r["dim"])}
         for m in names:
             e = r[setting]["scores"].get(m)
             row[m] = Estimate(**e).fmt() if e else "n/a"
