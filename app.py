@@ -6,8 +6,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core import app_data as ad
-from core import app_widgets as aw
+from ui import data as ad
+from ui import widgets as aw
 
 st.set_page_config(page_title="Music embedding workbench", page_icon="🎧", layout="wide")
 

@@ -25,8 +25,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from core.app_data import ENV_VAR  # noqa: E402
-from tests.helpers_app import make_synthetic_artifacts  # noqa: E402
+from tests.helpers.app import make_synthetic_artifacts  # noqa: E402
+from ui.data import ENV_VAR  # noqa: E402
 
 PAGE = REPO / "pages" / "1_Listen_and_compare.py"
 

@@ -24,11 +24,11 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from core.audio import load_audio  # noqa: E402
-from core.config import DEFAULT_AUDIO  # noqa: E402
-from core.features import log_mel  # noqa: E402
-from core.griffinlim import GriffinLimConfig, mel_to_audio, mel_to_linear  # noqa: E402
-from core.recon_metrics import audio_metrics  # noqa: E402
+from core.audio.config import DEFAULT_AUDIO  # noqa: E402
+from core.audio.decode import load_audio  # noqa: E402
+from core.audio.features import log_mel  # noqa: E402
+from core.latent.griffinlim import GriffinLimConfig, mel_to_audio, mel_to_linear  # noqa: E402
+from core.latent.metrics import audio_metrics  # noqa: E402
 
 DEFAULT_CLIP = REPO.parent / "shared" / "data" / "gtzan_mini" / "genres_original" / "jazz" / "jazz.00001.wav"
 

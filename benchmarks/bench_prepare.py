@@ -40,7 +40,7 @@ def child_prepare(root: str, out: str, workers: int) -> dict:
     """Run the train.prepare CLI in this process; report its timings and peak memory."""
     sys.path.insert(0, str(REPO))
     t0 = time.perf_counter()
-    import core.prepare  # noqa: F401  (torch, librosa, scipy: what every worker imports too)
+    import core.audio.prepare  # noqa: F401  (torch, librosa, scipy: what every worker imports too)
     from train.prepare import main
 
     t_import = time.perf_counter() - t0
@@ -95,10 +95,10 @@ def child_fma(folder: str, n: int, seconds: float) -> dict:
     sys.path.insert(0, str(REPO / "tests"))
     import numpy as np
     import torch
-    from helpers_audio import demo_excerpt, demo_files, write_mp3
 
-    from core.config import DEFAULT_AUDIO
-    from core.prepare import process_track
+    from core.audio.config import DEFAULT_AUDIO
+    from core.audio.prepare import process_track
+    from tests.helpers.audio import demo_excerpt, demo_files, write_mp3
 
     torch.set_num_threads(1)
     paths = []
@@ -171,7 +171,7 @@ def main() -> None:
     if not args.root.is_dir():
         raise SystemExit(f"{args.root} not found: pass --root <a GTZAN-layout folder>")
     sys.path.insert(0, str(REPO))
-    from core.datasets import gtzan_catalog
+    from core.audio.catalogs import gtzan_catalog
 
     cat = gtzan_catalog(args.root)
     n = len(cat)

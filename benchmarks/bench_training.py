@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 
-from core.models.autoencoders import MODELS, build_model
+from core.recommend.autoencoders import MODELS, build_model
 
 
 def _batches(data: Path | None, window: int, batch: int, n: int, n_views: int) -> list:
@@ -25,8 +25,8 @@ def _batches(data: Path | None, window: int, batch: int, n: int, n_views: int) -
         g = torch.Generator().manual_seed(0)
         mk = lambda: torch.randn(batch, 128, window, generator=g)  # noqa: E731
         return [mk() if n_views == 1 else (mk(), mk()) for _ in range(n)]
-    from core.cache import FeatureCache
-    from core.windows import RandomCropDataset, compute_mel_stats
+    from core.audio.cache import FeatureCache
+    from core.recommend.windows import RandomCropDataset, compute_mel_stats
 
     fc = FeatureCache.open(data)
     rows = fc.split_rows("train")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core import app_data as ad
-from core import app_widgets as aw
+from ui import data as ad
+from ui import widgets as aw
 
 st.set_page_config(page_title="Listen & compare", page_icon="🎵", layout="wide")
 st.title(":material/queue_music: Listen & compare")

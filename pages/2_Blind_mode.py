@@ -6,8 +6,8 @@ import random
 
 import streamlit as st
 
-from core import app_data as ad
-from core import app_widgets as aw
+from ui import data as ad
+from ui import widgets as aw
 
 st.set_page_config(page_title="Blind mode", page_icon="🙈", layout="wide")
 st.title(":material/visibility_off: Blind mode")

@@ -7,11 +7,10 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core import app_data as ad
-from core import app_hits as ah
-from core import app_widgets as aw
-from core.export import to_csv_bytes
-from core.stats import blind_vote_summary
+from core.listening.export import to_csv_bytes
+from core.listening.stats import blind_vote_summary, relevance_rates
+from ui import data as ad
+from ui import widgets as aw
 
 st.set_page_config(page_title="Notes & hit counts", page_icon="📝", layout="wide")
 st.title(":material/edit_note: Notes & hit counts")
@@ -64,7 +63,7 @@ hand_rows = ad.handpicked_rows(tracks, ad.cached_queries(ds_dir))
 if len(hand_rows) == 0:
     st.caption(f"No handpicked queries (queries.csv): `{ad.command_for('evaluate', ds)}`")
 
-rel = ah.relevance_rates(store.verdicts(ds)).set_index("model")
+rel = relevance_rates(store.verdicts(ds)).set_index("model")
 ds_votes = votes[votes["dataset"] == ds] if len(votes) else votes
 wins = pd.Series(dtype=int)
 if len(ds_votes):

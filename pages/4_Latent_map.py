@@ -7,8 +7,8 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from core import app_data as ad
-from core import app_widgets as aw
+from ui import data as ad
+from ui import widgets as aw
 
 st.set_page_config(page_title="Latent map", page_icon="🗺️", layout="wide")
 st.title(":material/scatter_plot: Latent map")

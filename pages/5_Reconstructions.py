@@ -7,11 +7,11 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from core import app_audio as aa
-from core import app_data as ad
-from core import app_upload as au
-from core import app_widgets as aw
-from core import recon_index as ri
+from ui import audio as aa
+from ui import data as ad
+from ui import recon as ri
+from ui import upload as au
+from ui import widgets as aw
 
 st.set_page_config(page_title="Reconstructions", page_icon="🔊", layout="wide")
 st.title(":material/graphic_eq: Reconstructions")

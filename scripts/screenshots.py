@@ -19,7 +19,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.helpers_app import make_demo_artifacts  # noqa: E402
+from tests.helpers.app import make_demo_artifacts  # noqa: E402
 from tests.test_browser_e2e import CHROMIUM, CHROMIUM_ARGS, start_app  # noqa: E402
 
 PAGES = [("0_home", "", "Music embedding workbench"),

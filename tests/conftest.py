@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from core.datasets import build_catalog
-from core.prepare import prepare_dataset
+from core.audio.catalogs import build_catalog
+from core.audio.prepare import prepare_dataset
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -42,7 +42,7 @@ def fma_tree(tmp_path_factory) -> dict:
     """An FMA-layout dataset built by the tests (real demo-corpus music as 44.1 kHz stereo MP3s
     in fma_small/NNN/NNNNNN.mp3, tracks.csv in FMA's two-header-row format, genres.csv), with a
     missing MP3, an orphan MP3, a no-audio MP3 like 099134, a truncated MP3 and a medium-only row.
-    Read-only: tests that change files copy it first. See tests/helpers_audio.py."""
-    from helpers_audio import build_fma_tree
+    Read-only: tests that change files copy it first. See tests/helpers/audio.py."""
+    from tests.helpers.audio import build_fma_tree
 
     return build_fma_tree(tmp_path_factory.mktemp("fma"), n=8, seconds=6.0)

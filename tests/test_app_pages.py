@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.app_data import ENV_VAR
-from core.notes import NotesStore
-from tests.helpers_app import DEMO_MODELS, make_demo_artifacts
+from core.listening.notes import NotesStore
+from tests.helpers.app import DEMO_MODELS, make_demo_artifacts
+from ui.data import ENV_VAR
 
 REPO = Path(__file__).resolve().parents[1]
 PAGES = ["app.py", "pages/1_Listen_and_compare.py", "pages/2_Blind_mode.py",
@@ -199,7 +199,7 @@ def test_reconstructions_page_and_upload_checks(art, tmp_path):
     at.select_slider(key="recon_size").set_value(8).run()
     assert "Reconstruction, z = 8" in texts(at)
     # a real audio file is accepted; without a trained study model the reason is shown, not a traceback
-    from tests.helpers_app import demo_audio_files
+    from tests.helpers.app import demo_audio_files
 
     real = demo_audio_files()[0]
     at.get("file_uploader")[0].set_value((real.name, real.read_bytes(), "audio/ogg"))
@@ -247,9 +247,9 @@ def test_loader_helpers_on_a_tiny_catalog(tmp_path):
     import numpy as np
     import pandas as pd
 
-    from core.app_data import handpicked_rows, search_tracks
-    from core.app_hits import hit_rates
-    from core.app_upload import check_upload
+    from core.recommend.metrics import hit_rates
+    from ui.data import handpicked_rows, search_tracks
+    from ui.upload import check_upload
 
     tracks = pd.DataFrame({"track_id": ["a", "b", "c", "d"], "title": ["Blue Moon", "Red Sun", "Blue Sky", "Rain"],
                            "artist": ["x", "x", "y", ""], "genre": ["jazz", "rock", "jazz", "rock"], "tags": ""})
@@ -268,7 +268,7 @@ def test_loader_helpers_on_a_tiny_catalog(tmp_path):
 def test_cached_loaders_pick_up_rewritten_artifacts(tmp_path):
     import numpy as np
 
-    from core.app_data import cached_embedding
+    from ui.data import cached_embedding
 
     ds = tmp_path / "ds"
     (ds / "embeddings").mkdir(parents=True)

@@ -1,10 +1,12 @@
-"""core.audio: decoding, downmix, resampling, and a clear reason for every kind of bad file."""
+"""core.audio.decode: decoding, downmix, resampling, and a clear reason for every kind of bad file."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from helpers_audio import (
+
+from core.audio.decode import AudioError, is_audio_path, load_audio, peak_abs, segment_starts
+from tests.helpers.audio import (
     SR,
     demo_excerpt,
     demo_files,
@@ -17,8 +19,6 @@ from helpers_audio import (
     write_truncated_mp3,
     write_wav,
 )
-
-from core.audio import AudioError, is_audio_path, load_audio, peak_abs, segment_starts
 
 
 def dominant_freq(x: np.ndarray, sr: int = SR) -> float:

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from core.app_data import ENV_VAR
-from tests.helpers_app import make_demo_artifacts
+from tests.helpers.app import make_demo_artifacts
+from ui.data import ENV_VAR
 
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")

@@ -1,12 +1,11 @@
-"""core.datasets: catalogs of FMA (two-header tracks.csv), GTZAN, any folder, MusicCaps and the demo corpus."""
+"""core.audio.catalogs: catalogs of FMA (two-header tracks.csv), GTZAN, any folder, MusicCaps and the demo corpus."""
 
 from __future__ import annotations
 
 import pandas as pd
 import pytest
-from helpers_audio import FMA_COLUMNS, fma_rows, tone, write_genres_csv, write_tracks_csv, write_wav
 
-from core.datasets import (
+from core.audio.catalogs import (
     CATALOG_COLUMNS,
     CatalogError,
     block_split,
@@ -20,6 +19,7 @@ from core.datasets import (
     musiccaps_catalog,
     read_fma_tracks,
 )
+from tests.helpers.audio import FMA_COLUMNS, fma_rows, tone, write_genres_csv, write_tracks_csv, write_wav
 from train.prepare import main as prepare_main
 
 

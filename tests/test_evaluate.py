@@ -12,13 +12,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.embeddings import embed_tracks, finalise, load_embedding, write_embedding
-from core.evaluation import EvalConfig, evaluate_dataset
-from core.models.autoencoders import build_model
-from core.windows import compute_mel_stats
-
-sys.path.insert(0, str(Path(__file__).parent))
-from helpers_recommender import FakeCache  # noqa: E402
+from core.recommend.autoencoders import build_model
+from core.recommend.embeddings import embed_tracks, finalise, load_embedding, write_embedding
+from core.recommend.evaluation import EvalConfig, evaluate_dataset
+from core.recommend.windows import compute_mel_stats
+from tests.helpers.fake_cache import FakeCache
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -7,8 +7,8 @@ import io
 
 import pandas as pd
 
-from core.export import safe_cell, to_csv_bytes
-from core.stats import binomial_two_sided_p, blind_vote_summary
+from core.listening.export import safe_cell, to_csv_bytes
+from core.listening.stats import binomial_two_sided_p, blind_vote_summary
 
 
 def test_formula_cells_are_neutralised():

@@ -1,4 +1,4 @@
-"""core.features: log-mels as CONTRACTS.md defines them, and the classic baseline."""
+"""core.audio.features: log-mels as CONTRACTS.md defines them, and the classic baseline."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 import soxr
 import torch
-from helpers_audio import SR, demo_excerpt, noise, tone
 
-import core.features as features
-from core.config import DEFAULT_AUDIO
-from core.features import analyze, baseline_names, log_mel, mel_filterbank
+import core.audio.features as features
+from core.audio.config import DEFAULT_AUDIO
+from core.audio.features import analyze, baseline_names, log_mel, mel_filterbank
+from tests.helpers.audio import SR, demo_excerpt, noise, tone
 
 CFG = DEFAULT_AUDIO
 

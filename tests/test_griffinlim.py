@@ -1,13 +1,13 @@
-"""Mel inversion and fast Griffin-Lim (core.griffinlim)."""
+"""Mel inversion and fast Griffin-Lim (core.latent.griffinlim)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from core.config import DEFAULT_AUDIO
-from core.features import log_mel
-from core.griffinlim import GriffinLimConfig, db_to_power, mel_to_audio, mel_to_linear
+from core.audio.config import DEFAULT_AUDIO
+from core.audio.features import log_mel
+from core.latent.griffinlim import GriffinLimConfig, db_to_power, mel_to_audio, mel_to_linear
 
 SR = DEFAULT_AUDIO.sample_rate
 
@@ -37,7 +37,7 @@ def test_mel_inversion_matches_mel_power() -> None:
     mel = log_mel(_tone(440.0, 1.0) + 0.01 * np.random.default_rng(0).standard_normal(SR).astype(np.float32))
     mag = mel_to_linear(mel).numpy()
     assert mag.shape == (DEFAULT_AUDIO.n_fft // 2 + 1, mel.shape[1]) and (mag >= 0).all()
-    from core.features import mel_filterbank
+    from core.audio.features import mel_filterbank
 
     rebuilt = 10 * np.log10(np.maximum(mel_filterbank() @ mag**2, 1e-10))
     assert np.mean(np.abs(rebuilt - mel)) < 1.0  # dB

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.generation import centroid_arithmetic, fit_gaussian, genre_centroids, interpolate
-from core.latent_analysis import AnalysisConfig, analyze, elbow_curve, label_agreement, prepare
+from core.latent.analysis import AnalysisConfig, analyze, elbow_curve, label_agreement, prepare
+from core.latent.generation import centroid_arithmetic, fit_gaussian, genre_centroids, interpolate
 
 
 def _blobs(n_per: int = 20, d: int = 8, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -12,9 +12,9 @@ import pytest
 import soundfile as sf
 import torch
 
-from core.cache import FeatureCache
-from core.recon_model import checkpoint_for, load_recon_model
-from core.recon_study import (
+from core.audio.cache import FeatureCache
+from core.latent.model import checkpoint_for, load_recon_model
+from core.latent.study import (
     LatentSizeMismatch,
     StudyConfig,
     UnsupportedAudioFormat,
@@ -23,7 +23,7 @@ from core.recon_study import (
     encode_and_reconstruct,
     run_study,
 )
-from core.windows import RandomCropDataset, compute_mel_stats
+from core.recommend.windows import RandomCropDataset, compute_mel_stats
 
 SIZES = (4, 8)
 
@@ -136,8 +136,8 @@ def test_checkpoint_of_other_latent_size_is_refused(study) -> None:
 def test_short_training_lowers_the_loss(gtzan_mini_dir: Path, tmp_path: Path) -> None:
     from torch.utils.data import DataLoader
 
-    from core.models.autoencoders import build_model
-    from core.training import TrainConfig, fit
+    from core.nn.loop import TrainConfig, fit
+    from core.recommend.autoencoders import build_model
 
     fc = FeatureCache.open(gtzan_mini_dir)
     rows = fc.split_rows("train")[::10]  # 8 tracks, one per genre-ish

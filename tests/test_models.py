@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from core.models.autoencoders import MODELS, OBJECTIVES, build_model, model_from_config
+from core.recommend.autoencoders import MODELS, OBJECTIVES, build_model, model_from_config
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from core.models.autoencoders import build_model, model_from_config
-from core.modulation import FRAME_RATE, band_matrix, modulation_bins, modulation_spectrum
+from core.recommend.autoencoders import build_model, model_from_config
+from core.recommend.modulation import FRAME_RATE, band_matrix, modulation_bins, modulation_spectrum
 
 
 def _click_track(period: int, n_mels: int = 128, n_frames: int = 216) -> torch.Tensor:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from core.notes import NotesStore
+from core.listening.notes import NotesStore
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -1,4 +1,4 @@
-"""core.prepare / core.cache / train.prepare: bad input, resume, shards + merge, interrupted runs, memory."""
+"""core.audio.prepare, core.audio.cache, train.prepare: bad input, resume, shards, merge, interrupted runs, memory."""
 
 from __future__ import annotations
 
@@ -14,14 +14,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from helpers_audio import seed_bad_folder, write_long_wav, write_music_folder, write_wav
 
-import core.cache
-import core.prepare
-from core.cache import FeatureCache, part_path
-from core.config import DEFAULT_AUDIO, AudioConfig
-from core.datasets import build_catalog
-from core.prepare import prepare_dataset, process_track
+import core.audio.cache
+import core.audio.prepare
+from core.audio.cache import FeatureCache, part_path
+from core.audio.catalogs import build_catalog
+from core.audio.config import DEFAULT_AUDIO, AudioConfig
+from core.audio.prepare import prepare_dataset, process_track
+from tests.helpers.audio import seed_bad_folder, write_long_wav, write_music_folder, write_wav
 from train.prepare import main as prepare_main
 from train.prepare import parse_shard
 
@@ -61,7 +61,7 @@ def assert_consistent(ds_dir: Path) -> FeatureCache:
     assert fc.mels.dtype == np.float16
     assert set(fc.segment_rows) == set(range(n))
     assert (fc.segments["track_id"].to_numpy() == fc.tracks["track_id"].to_numpy()[fc.segment_rows]).all()
-    top = core.cache.load_catalog(ds_dir)
+    top = core.audio.cache.load_catalog(ds_dir)
     assert top["track_id"].tolist() == fc.catalog["track_id"].tolist()
     assert top["row"].tolist() == fc.catalog["row"].tolist()
     return fc
@@ -79,7 +79,7 @@ def test_folder_seeded_with_every_bad_input(tmp_path, capsys):
                        "--workers", "1", "--quiet"])
     assert rc == 0
     printed = capsys.readouterr().out
-    cat = core.cache.load_catalog(out).set_index("track_id")
+    cat = core.audio.cache.load_catalog(out).set_index("track_id")
     assert set(cat.index) == set(bad) | set(good)  # README.txt is not a track
     for tid, reason in bad.items():
         assert cat.loc[tid, "status"].startswith(reason), (tid, cat.loc[tid, "status"])
@@ -112,7 +112,7 @@ def test_fma_layout_prepare(fma_tree, tmp_path, capsys):
     rc = prepare_main(["--dataset", "fma", "--root", str(fma_tree["root"]), "--out", str(out),
                        "--workers", "1", "--quiet"])
     assert rc == 0
-    cat = core.cache.load_catalog(out).set_index("track_id")
+    cat = core.audio.cache.load_catalog(out).set_index("track_id")
     assert cat.loc["123456", "status"] == "missing audio file"
     assert cat.loc["777777", "status"] == "no catalog row in tracks.csv"
     assert cat.loc["099134", "status"].startswith("no decodable audio frames")
@@ -158,8 +158,8 @@ def test_resume_does_no_repeated_work(tmp_path, music_folder, monkeypatch):
     assert len(before_parts) == n
 
     calls = []
-    real = core.prepare.process_track
-    monkeypatch.setattr(core.prepare, "process_track", lambda *a: calls.append(a[0]) or real(*a))
+    real = core.audio.prepare.process_track
+    monkeypatch.setattr(core.audio.prepare, "process_track", lambda *a: calls.append(a[0]) or real(*a))
     second = prepare_dataset(build_catalog("folder", src), out, workers=1, progress=False)
     assert (second.computed, second.reused) == (0, n) and calls == []
     assert part_mtimes(out) == before_parts  # no part rewritten
@@ -221,7 +221,7 @@ def test_parse_shard():
 def test_interrupted_compute_resumes_to_the_same_cache(tmp_path, music_folder, reference_run, monkeypatch):
     out = tmp_path / "out"
     cat = build_catalog("folder", music_folder[0])
-    real, done = core.prepare.process_track, []
+    real, done = core.audio.prepare.process_track, []
 
     def dies_on_third(*args):
         if len(done) == 2:
@@ -229,14 +229,14 @@ def test_interrupted_compute_resumes_to_the_same_cache(tmp_path, music_folder, r
         done.append(args[0])
         return real(*args)
 
-    monkeypatch.setattr(core.prepare, "process_track", dies_on_third)
+    monkeypatch.setattr(core.audio.prepare, "process_track", dies_on_third)
     with pytest.raises(KeyboardInterrupt):
         prepare_dataset(cat, out, workers=1, progress=False)
-    monkeypatch.setattr(core.prepare, "process_track", real)
+    monkeypatch.setattr(core.audio.prepare, "process_track", real)
     with pytest.raises(FileNotFoundError, match="run `python -m train.prepare"):
         FeatureCache.open(out)  # no half cache to be read
     assert len(list((out / "parts").glob("*.npz"))) == 2
-    assert all(core.cache.read_part_meta(p) is not None for p in (out / "parts").glob("*.npz"))
+    assert all(core.audio.cache.read_part_meta(p) is not None for p in (out / "parts").glob("*.npz"))
 
     res = prepare_dataset(cat, out, workers=1, progress=False)
     assert (res.computed, res.reused) == (len(cat) - 2, 2)
@@ -292,7 +292,7 @@ def test_interrupted_merge_keeps_the_previous_cache(tmp_path, music_folder, monk
     def boom(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(core.cache.np, "save", boom)  # dies after mels.npy is written, before the swap
+    monkeypatch.setattr(core.audio.cache.np, "save", boom)  # dies after mels.npy is written, before the swap
     with pytest.raises(KeyboardInterrupt):
         prepare_dataset(build_catalog("folder", src), out, workers=1, progress=False)
     monkeypatch.undo()
@@ -328,8 +328,8 @@ def test_ten_minute_file_is_processed_in_bounded_memory(tmp_path):
     script = textwrap.dedent(f"""
         import json, resource, sys
         import numpy as np, soundfile as sf
-        from core.config import DEFAULT_AUDIO
-        from core.prepare import process_track
+        from core.audio.config import DEFAULT_AUDIO
+        from core.audio.prepare import process_track
         sf.write({str(tmp_path / "warm.wav")!r}, np.sin(np.arange(66150) / 9.0).astype("float32"), 22050)
         process_track("warm", {str(tmp_path / "warm.wav")!r}, {str(tmp_path / "warm.npz")!r}, "x", DEFAULT_AUDIO)
         base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -361,7 +361,8 @@ def test_process_track_writes_a_part_even_for_a_bad_file(tmp_path):
     (tmp_path / "e.mp3").write_bytes(b"")
     status = process_track("e", str(tmp_path / "e.mp3"), str(tmp_path / "e.npz"), "fp", DEFAULT_AUDIO)
     assert status == "empty file (0 bytes)"
-    assert core.cache.read_part_meta(tmp_path / "e.npz") == {"status": status, "fingerprint": "fp", "duration_s": 0.0}
+    meta = core.audio.cache.read_part_meta(tmp_path / "e.npz")
+    assert meta == {"status": status, "fingerprint": "fp", "duration_s": 0.0}
 
 
 @pytest.mark.parametrize(

@@ -6,8 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.recommend import effective_k, hit_counts, recommend, top_k
-from core.retrieval_metrics import (
+from core.recommend.metrics import (
     bootstrap_ci,
     chance_hit_rate,
     chance_precision,
@@ -18,6 +17,7 @@ from core.retrieval_metrics import (
     precision_at_k,
     tag_jaccard_at_k,
 )
+from core.recommend.similarity import effective_k, hit_counts, recommend, top_k
 
 # 6 tracks on a circle: 0,1,2 near angle 0 (genre a), 3,4,5 near angle pi (genre b)
 ANG = np.array([0.0, 0.1, 0.3, 3.1, 3.2, 3.4])

@@ -1,11 +1,11 @@
-"""Reconstruction metrics against hand-computed values (core.recon_metrics)."""
+"""Reconstruction metrics against hand-computed values (core.latent.metrics)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from core.recon_metrics import (
+from core.latent.metrics import (
     audio_metrics,
     log_spectral_distance,
     logmel_l1,

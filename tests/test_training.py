@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -11,12 +10,10 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from core.models.autoencoders import build_model
-from core.training import CheckpointMismatch, TrainConfig, fit, load_checkpoint, load_model
-from core.windows import FixedWindowDataset, RandomCropDataset, compute_mel_stats, window_starts
-
-sys.path.insert(0, str(Path(__file__).parent))
-from helpers_recommender import FakeCache  # noqa: E402
+from core.nn.loop import CheckpointMismatch, TrainConfig, fit, load_checkpoint, load_model
+from core.recommend.autoencoders import build_model
+from core.recommend.windows import FixedWindowDataset, RandomCropDataset, compute_mel_stats, window_starts
+from tests.helpers.fake_cache import FakeCache
 
 
 def _loaders(n_views: int = 1) -> tuple[FakeCache, DataLoader, DataLoader]:
@@ -106,7 +103,7 @@ def test_shift_objective_trains(tmp_path: Path) -> None:
 
 def test_real_audio_short_training_lowers_loss(demo_dir: Path, tmp_path: Path) -> None:
     """A few steps on the real demo corpus cache lower the validation reconstruction loss."""
-    from core.cache import FeatureCache
+    from core.audio.cache import FeatureCache
 
     fc = FeatureCache.open(demo_dir)
     train = fc.split_rows("train")

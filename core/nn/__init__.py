@@ -1,0 +1,15 @@
+"""The one training loop every model of the project uses, and the experiments table.
+
+- `fit`, `TrainConfig`, `FitResult` (loop): Adam, early stopping on validation loss, best/last checkpoints,
+  exact resume, TensorBoard curves; a model only defines `loss(batch)` (optionally returning logged values)
+- `load_checkpoint`, `load_model`, `CheckpointMismatch` (loop): reading what `fit` wrote
+- `append_run`, `read_runs` (experiments): one row per run in `<dataset>/experiments.csv` and `.md`
+"""
+
+from core import lazy_exports
+
+__getattr__, __dir__, __all__ = lazy_exports(__name__, {
+    "fit": "loop", "TrainConfig": "loop", "FitResult": "loop", "load_checkpoint": "loop", "load_model": "loop",
+    "CheckpointMismatch": "loop", "NonFiniteLoss": "loop", "seed_everything": "loop", "checkpoint_paths": "loop",
+    "append_run": "experiments", "read_runs": "experiments",
+})

@@ -1,0 +1,411 @@
+"""Evaluation of every embedding of a dataset: whole-split retrieval scores with bootstrap CIs and
+chance levels, same- vs different-genre cosine, a handpicked query set side by side, and a
+Markdown report (metrics.json, queries.csv, report.md).
+
+Protocol: queries are the tracks of one split (default `test`; use `val` for model
+selection), candidates are all ok tracks of the dataset except the query itself (and,
+in the "excl. same artist" setting, tracks by the query's artist). CIs are percentile
+bootstraps over queries (fixed seed).
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from core.io import to_markdown
+from core.recommend.embeddings import list_embeddings, load_embedding
+from core.recommend.metrics import (
+    Estimate,
+    bootstrap_ci,
+    chance_hit_rate,
+    chance_precision,
+    chance_tag_jaccard,
+    genre_cosine_gap,
+    hit_rate_at_k,
+    paired_bootstrap_diff,
+    precision_at_k,
+    tag_jaccard_at_k,
+)
+from core.recommend.similarity import effective_k, recommend, split_tags, valid_rows
+
+
+@dataclass
+class EvalConfig:
+    """What to evaluate and how."""
+
+    split: str = "test"
+    ks: tuple[int, ...] = (5, 10)
+    n_boot: int = 1000
+    seed: int = 0
+    embeddings: list[str] | None = None
+    queries_csv: Path | None = None
+    n_queries: int = 8
+    k_show: int = 5
+    write: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def label_info(tracks: pd.DataFrame) -> dict[str, bool]:
+    """Which label kinds exist in a catalog (genre, artist, tags)."""
+    def has(col: str) -> bool:
+        return col in tracks.columns and (tracks[col].fillna("").astype(str) != "").any()
+    return {"genre": has("genre"), "artist": has("artist"), "tags": has("tags")}
+
+
+def query_rows_for(tracks: pd.DataFrame, split: str) -> np.ndarray:
+    """Track rows used as queries: one split, several joined by '+' (train+val), or 'all'."""
+    if split == "all":
+        return tracks["row"].to_numpy(dtype=np.int64)
+    rows = tracks.loc[tracks["split"].isin(split.split("+")), "row"].to_numpy(dtype=np.int64)
+    if len(rows) == 0:
+        raise ValueError(f"no tracks in split {split!r}; choose one of {sorted(tracks['split'].unique())} or 'all'")
+    return rows
+
+
+def score_embedding(emb: np.ndarray, tracks: pd.DataFrame, query_rows: np.ndarray, ks: tuple[int, ...],
+                    exclude_same_artist: bool, n_boot: int = 1000, seed: int = 0) -> dict[str, Any]:
+    """Per-query scores and their bootstrap estimates for one embedding and one candidate setting."""
+    info = label_info(tracks)
+    genres = tracks["genre"].fillna("").astype(str).to_numpy(dtype=object)
+    artists = tracks["artist"].fillna("").astype(str).to_numpy(dtype=object) if info["artist"] else None
+    tags = tracks["tags"].fillna("").astype(str).to_numpy(dtype=object) if info["tags"] else None
+    ok = valid_rows(emb)
+    q = query_rows[ok[query_rows]]
+    n_cand = int(ok.sum()) - 1
+    per_query: dict[str, np.ndarray] = {}
+    est: dict[str, Estimate] = {}
+    chance: dict[str, float] = {}
+    kmax = effective_k(max(ks), n_cand)
+    idx, _ = recommend(emb, q, kmax, candidate_mask=ok, artists=artists, exclude_same_artist=exclude_same_artist)
+    for k in ks:
+        kk = min(k, kmax)
+        sub = idx[:, :kk]
+        if info["genre"]:
+            v = precision_at_k(genres, q, sub)
+            per_query[f"genre_p@{k}"] = v
+            chance[f"genre_p@{k}"] = float(np.nanmean(chance_precision(genres, q, ok, artists, exclude_same_artist)))
+        if info["artist"] and not exclude_same_artist:
+            v = hit_rate_at_k(artists, q, sub)
+            per_query[f"artist_hr@{k}"] = v
+            chance[f"artist_hr@{k}"] = float(np.nanmean(chance_hit_rate(artists, q, kk, ok)))
+        if info["tags"]:
+            v = tag_jaccard_at_k(tags, q, sub)
+            per_query[f"tag_jaccard@{k}"] = v
+            chance[f"tag_jaccard@{k}"] = float(np.nanmean(chance_tag_jaccard(tags, q, ok, artists,
+                                                                              exclude_same_artist)))
+    for name, v in per_query.items():
+        est[name] = bootstrap_ci(v, n_boot, seed)
+    return {"queries": q, "per_query": per_query, "estimates": est, "chance": chance, "k_used": kmax,
+            "n_candidates": n_cand, "skipped_rows": [int(r) for r in np.nonzero(~ok)[0]]}
+
+
+def pick_queries(tracks: pd.DataFrame, split: str, n: int = 8, seed: int = 0,
+                 queries_csv: Path | None = None) -> list[int]:
+    """Handpicked queries: rows (or track_ids) from a CSV, else one track per genre/first tag of the split.
+
+    The rule: group the split's tracks by genre (first tag when genres are missing), visit the
+    groups largest-first and take the first track (by track_id) whose artist was not used yet.
+    """
+    if queries_csv is not None:
+        qdf = pd.read_csv(queries_csv, dtype=str)
+        if "row" in qdf.columns:
+            return [int(r) for r in qdf["row"]]
+        ids = set(qdf["track_id"])
+        return tracks.loc[tracks["track_id"].isin(ids), "row"].astype(int).tolist()
+    pool = tracks[tracks["row"].isin(query_rows_for(tracks, split))].copy()
+    key = pool["genre"].fillna("").astype(str)
+    if (key == "").all() and "tags" in pool.columns:
+        key = pool["tags"].map(lambda t: sorted(split_tags(t))[0] if split_tags(t) else "")
+    pool["_key"] = key
+    pool = pool.sort_values("track_id")
+    groups = pool.groupby("_key", sort=True).size().sort_values(ascending=False, kind="stable")
+    rng = np.random.default_rng(seed)
+    picked: list[int] = []
+    used_artists: set[str] = set()
+    for g in groups.index:
+        if len(picked) >= n:
+            break
+        cand = pool[pool["_key"] == g]
+        order = rng.permutation(len(cand))
+        for i in order:
+            r = cand.iloc[int(i)]
+            a = str(r.get("artist", "") or "")
+            if a and a in used_artists:
+                continue
+            picked.append(int(r["row"]))
+            if a:
+                used_artists.add(a)
+            break
+    return picked
+
+
+def _track_label(t: pd.Series) -> str:
+    """Short text for a track in the report."""
+    title = str(t.get("title", "") or t.get("track_id", ""))
+    g = str(t.get("genre", "") or "")
+    a = str(t.get("artist", "") or "")
+    bits = [title[:40]]
+    if a:
+        bits.append(f"— {a[:20]}")
+    if g:
+        bits.append(f"({g})")
+    return " ".join(bits)
+
+
+def query_table(embs: dict[str, np.ndarray], tracks: pd.DataFrame, queries: list[int], k: int) -> pd.DataFrame:
+    """Long table of each query's top-K under every embedding with genre/artist/tag hits."""
+    t = tracks.set_index("row", drop=False)
+    info = label_info(tracks)
+    artists = tracks["artist"].fillna("").astype(str).to_numpy(dtype=object) if info["artist"] else None
+    recs = []
+    for name, emb in embs.items():
+        ok = valid_rows(emb)
+        qs = [q for q in queries if ok[q]]
+        if not qs:
+            continue
+        kk = min(k, int(ok.sum()) - 1)
+        idx, sc = recommend(emb, qs, kk, candidate_mask=ok, artists=artists)
+        for qi, q in enumerate(qs):
+            qt = t.loc[q]
+            qtags = split_tags(qt.get("tags", ""))
+            for rank, (r, s) in enumerate(zip(idx[qi], sc[qi]), 1):
+                if r < 0:
+                    continue
+                rt = t.loc[int(r)]
+                rtags = split_tags(rt.get("tags", ""))
+                recs.append({
+                    "query_row": q, "query_track_id": qt["track_id"], "query_title": qt.get("title", ""),
+                    "query_genre": qt.get("genre", ""), "query_artist": qt.get("artist", ""),
+                    "model": name, "rank": rank, "rec_row": int(r), "rec_track_id": rt["track_id"],
+                    "rec_title": rt.get("title", ""), "rec_genre": rt.get("genre", ""),
+                    "rec_artist": rt.get("artist", ""), "score": round(float(s), 4),
+                    "genre_hit": bool(qt.get("genre", "")) and rt.get("genre", "") == qt.get("genre", ""),
+                    "artist_hit": bool(qt.get("artist", "")) and rt.get("artist", "") == qt.get("artist", ""),
+                    "tag_jaccard": (len(qtags & rtags) / len(qtags | rtags)) if (qtags or rtags) else 0.0,
+                })
+    return pd.DataFrame(recs)
+
+
+def evaluate_dataset(ds_dir: Path | str, cfg: EvalConfig | None = None) -> dict[str, Any]:
+    """Score every embedding of `ds_dir`; write metrics.json, queries.csv and report.md; return the metrics."""
+    cfg = cfg or EvalConfig()
+    ds_dir = Path(ds_dir)
+    from core.audio.cache import load_catalog
+
+    cat = load_catalog(ds_dir)
+    tracks = cat[cat["row"] >= 0].sort_values("row").reset_index(drop=True)
+    names = cfg.embeddings or list_embeddings(ds_dir)
+    if not names:
+        raise FileNotFoundError(f"no embeddings in {ds_dir / 'embeddings'}; run train.autoencoders first")
+    embs: dict[str, np.ndarray] = {}
+    metas: dict[str, dict[str, Any]] = {}
+    for n in names:
+        e, m = load_embedding(ds_dir, n)
+        if e.shape[0] != len(tracks):
+            raise ValueError(f"embedding {n} has {e.shape[0]} rows but the catalog has {len(tracks)} ok tracks; "
+                             "re-run train.autoencoders after re-preparing the dataset")
+        embs[n], metas[n] = e, m
+    info = label_info(tracks)
+    q_rows = query_rows_for(tracks, cfg.split)
+    settings = [("all", False)] + ([("excl_same_artist", True)] if info["artist"] else [])
+    results: dict[str, Any] = {"dataset": ds_dir.name, "split": cfg.split, "n_queries": int(len(q_rows)),
+                               "n_tracks": int(len(tracks)), "ks": list(cfg.ks), "n_boot": cfg.n_boot,
+                               "seed": cfg.seed, "labels": info, "embeddings": {}}
+    per_query_all: dict[tuple[str, str], dict[str, np.ndarray]] = {}
+    query_of: dict[tuple[str, str], np.ndarray] = {}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for n, e in embs.items():
+            r: dict[str, Any] = {"dim": int(e.shape[1]), "pooling": metas[n].get("pooling", "")}
+            for sname, excl in settings:
+                s = score_embedding(e, tracks, q_rows, cfg.ks, excl, cfg.n_boot, cfg.seed)
+                per_query_all[(n, sname)] = s["per_query"]
+                query_of[(n, sname)] = s["queries"]
+                r[sname] = {"scores": {k: v.to_dict() for k, v in s["estimates"].items()},
+                            "chance": s["chance"], "k_used": s["k_used"], "n_candidates": s["n_candidates"],
+                            "skipped_rows": s["skipped_rows"]}
+            if info["genre"]:
+                r["genre_cosine"] = genre_cosine_gap(e, tracks["genre"].astype(str).to_numpy(object),
+                                                     np.nonzero(valid_rows(e))[0])
+            results["embeddings"][n] = r
+    results["warnings"] = sorted({str(w.message) for w in caught})
+    # paired differences vs the baseline
+    if "baseline" in embs:
+        for n in embs:
+            if n == "baseline":
+                continue
+            for sname, _ in settings:
+                diffs = {}
+                base = per_query_all[("baseline", sname)]
+                if not np.array_equal(query_of[(n, sname)], query_of[("baseline", sname)]):
+                    continue  # different valid query sets (missing rows): no paired comparison
+                for metric, v in per_query_all[(n, sname)].items():
+                    d = paired_bootstrap_diff(v, base[metric], cfg.n_boot, cfg.seed)
+                    diffs[metric] = d.to_dict()
+                results["embeddings"][n][sname]["diff_vs_baseline"] = diffs
+    queries = pick_queries(tracks, cfg.split, cfg.n_queries, cfg.seed, cfg.queries_csv)
+    qdf = query_table(embs, tracks, queries, cfg.k_show)
+    results["handpicked_queries"] = queries
+    if cfg.write:
+        (ds_dir / "metrics.json").write_text(json.dumps(results, indent=2, default=float))
+        qdf.to_csv(ds_dir / "queries.csv", index=False)
+        (ds_dir / "report.md").write_text(render_report(results, qdf, tracks, per_query_all, query_of))
+    results["_queries_df"] = qdf
+    return results
+
+
+def _metric_names(results: dict[str, Any], setting: str) -> list[str]:
+    """Metric keys present for a setting, in a stable order."""
+    names: list[str] = []
+    for r in results["embeddings"].values():
+        for k in r.get(setting, {}).get("scores", {}):
+            if k not in names:
+                names.append(k)
+    return names
+
+
+def metrics_table(results: dict[str, Any], setting: str = "all") -> pd.DataFrame:
+    """One row per embedding: each metric as 'mean [lo, hi]', plus chance levels as a last row."""
+    rows = []
+    names = _metric_names(results, setting)
+    chance: dict[str, float] = {}
+    for emb, r in results["embeddings"].items():
+        if setting not in r:
+            continue
+        row: dict[str, Any] = {"embedding": emb, "dim": str(r["dim"])}
+        for m in names:
+            e = r[setting]["scores"].get(m)
+            row[m] = Estimate(**e).fmt() if e else "n/a"
+            chance.setdefault(m, r[setting]["chance"].get(m, float("nan")))
+        if "genre_cosine" in r:
+            gc = r["genre_cosine"]
+            row["cos same/diff genre"] = f"{gc['same']:.3f} / {gc['different']:.3f}"
+        rows.append(row)
+    rows.append({"embedding": "chance", "dim": "", **{m: f"{chance.get(m, float('nan')):.3f}" for m in names}})
+    return pd.DataFrame(rows).fillna("")
+
+
+def _per_genre(per_query: dict[str, np.ndarray], queries: np.ndarray, tracks: pd.DataFrame,
+               metric: str) -> pd.Series:
+    """Mean of a per-query metric by query genre."""
+    g = tracks.set_index("row").loc[queries, "genre"].astype(str).to_numpy()
+    return pd.Series(per_query[metric]).groupby(g).mean()
+
+
+def render_report(results: dict[str, Any], qdf: pd.DataFrame, tracks: pd.DataFrame,
+                  per_query_all: dict[tuple[str, str], dict[str, np.ndarray]],
+                  query_of: dict[tuple[str, str], np.ndarray]) -> str:
+    """The Markdown evaluation report, ending with data-driven conclusions."""
+    info = results["labels"]
+    ks = results["ks"]
+    out = [f"# Retrieval evaluation: {results['dataset']}", ""]
+    out.append(f"Queries: the {results['n_queries']} tracks of split `{results['split']}`; candidates: all "
+               f"{results['n_tracks']} ok tracks except the query. Cosine similarity, top-K with K in {ks}. "
+               f"95% CIs: percentile bootstrap over queries ({results['n_boot']} resamples, seed {results['seed']}). "
+               "Chance = expected score of random recommendations from the same candidates.")
+    if not info["artist"]:
+        out.append("\nThis catalog has no artist labels, so artist hit-rate and the same-artist-excluded setting "
+                   "are n/a.")
+        if "gtzan" in str(results["dataset"]).lower():
+            out.append("GTZAN holds runs of consecutive clips by the same artist, and some repeated excerpts; "
+                       "same-artist neighbours inflate genre precision for every embedding alike.")
+    if results.get("warnings"):
+        out.append("\nWarnings: " + "; ".join(results["warnings"]))
+    settings = ["all"] + (["excl_same_artist"] if info["artist"] else [])
+    for s in settings:
+        title = "All candidates" if s == "all" else "Same-artist candidates excluded"
+        out += ["", f"## {title}", "", to_markdown(metrics_table(results, s))]
+        diffs = [(n, r[s].get("diff_vs_baseline", {})) for n, r in results["embeddings"].items() if n != "baseline"]
+        if diffs and any(d for _, d in diffs):
+            out += ["Paired difference vs baseline (mean [95% CI] over the same queries):", ""]
+            rows = []
+            for n, d in diffs:
+                rows.append({"embedding": n, **{m: Estimate(**v).fmt() for m, v in d.items()}})
+            out.append(to_markdown(pd.DataFrame(rows)))
+    # handpicked queries side by side
+    if len(qdf):
+        out += ["", "## Handpicked queries", "",
+                "One query per genre (or first tag) of the split, different artists where known; "
+                "✓ = same genre as the query. Full lists in `queries.csv`.", ""]
+        models = list(dict.fromkeys(qdf["model"]))
+        t = tracks.set_index("row", drop=False)
+        for q in dict.fromkeys(qdf["query_row"]):
+            out.append(f"**Query:** {_track_label(t.loc[q])} (`{t.loc[q, 'track_id']}`)\n")
+            sub = qdf[qdf["query_row"] == q]
+            rows = []
+            for rank in sorted(sub["rank"].unique()):
+                row = {"#": rank}
+                for m in models:
+                    r = sub[(sub["model"] == m) & (sub["rank"] == rank)]
+                    if len(r):
+                        r0 = r.iloc[0]
+                        mark = " ✓" if r0["genre_hit"] else ""
+                        tj = f" J={r0['tag_jaccard']:.2f}" if info["tags"] else ""
+                        row[m] = f"{_track_label(t.loc[int(r0['rec_row'])])}{mark}{tj}"
+                rows.append(row)
+            hits = {m: int(sub[sub["model"] == m]["genre_hit"].sum()) for m in models}
+            out.append(to_markdown(pd.DataFrame(rows)))
+            out.append("Genre hits: " + ", ".join(f"{m} {h}/{len(sub[sub['model'] == m])}" for m, h in hits.items())
+                       + "\n")
+    out += ["", "## Conclusions", ""]
+    out += conclusions(results, tracks, per_query_all, query_of)
+    return "\n".join(out) + "\n"
+
+
+def conclusions(results: dict[str, Any], tracks: pd.DataFrame,
+                per_query_all: dict[tuple[str, str], dict[str, np.ndarray]],
+                query_of: dict[tuple[str, str], np.ndarray]) -> list[str]:
+    """Plain-language findings computed from the numbers (best model vs baseline, per genre, cosine gap)."""
+    lines: list[str] = []
+    embs = results["embeddings"]
+    kmax = max(results["ks"])
+    if "baseline" not in embs or len(embs) < 2:
+        return ["Only one embedding was evaluated; nothing to compare."]
+    primary = f"genre_p@{kmax}" if results["labels"]["genre"] else f"tag_jaccard@{kmax}"
+    others = [f"tag_jaccard@{kmax}"] if (results["labels"]["tags"] and primary != f"tag_jaccard@{kmax}") else []
+    for metric in [primary] + others:
+        if metric not in embs["baseline"]["all"]["scores"]:
+            continue
+        base = Estimate(**embs["baseline"]["all"]["scores"][metric])
+        cands = [(n, Estimate(**r["all"]["scores"][metric])) for n, r in embs.items()
+                 if n != "baseline" and metric in r["all"]["scores"]]
+        if not cands:
+            continue
+        best_name, best = max(cands, key=lambda x: x[1].mean)
+        dd = embs[best_name]["all"].get("diff_vs_baseline", {}).get(metric)
+        d = Estimate(**dd) if dd else Estimate(float("nan"), float("nan"), float("nan"), 0)
+        beats = best.mean - base.mean > base.width
+        verdict = ("beats the baseline by more than the baseline's CI width" if beats else
+                   "does not beat the baseline by more than the baseline's CI width")
+        sig = (" — significant" if d.lo > 0 else
+               (" — baseline significantly better" if d.hi < 0 else " — not significant"))
+        chance = embs["baseline"]["all"]["chance"].get(metric, float("nan"))
+        lines.append(f"- **{metric}**: best autoencoder `{best_name}` {best.fmt()} vs baseline {base.fmt()} "
+                     f"(chance {chance:.3f}); it {verdict} ({base.width:.3f}); "
+                     f"paired difference {d.fmt()}{sig}.")
+        if results["labels"]["genre"] and metric.startswith("genre_p"):
+            pq_b = per_query_all[("baseline", "all")][metric]
+            pq_m = per_query_all[(best_name, "all")][metric]
+            qb, qm = query_of[("baseline", "all")], query_of[(best_name, "all")]
+            if np.array_equal(qb, qm):
+                gb = _per_genre({"m": pq_b}, qb, tracks, "m")
+                gm = _per_genre({"m": pq_m}, qm, tracks, "m")
+                delta = (gm - gb).sort_values()
+                wins = [f"{g} (+{v:.2f})" for g, v in delta[delta > 0].sort_values(ascending=False).items()]
+                losses = [f"{g} ({v:.2f})" for g, v in delta[delta < 0].items()]
+                lines.append(f"- Per query genre, `{best_name}` gains on: {', '.join(wins) or 'none'}; "
+                             f"loses on: {', '.join(losses) or 'none'}.")
+    if results["labels"]["genre"]:
+        gaps = {n: r["genre_cosine"]["gap"] for n, r in embs.items() if "genre_cosine" in r}
+        if gaps:
+            txt = ", ".join(f"`{n}` {g:+.3f}" for n, g in sorted(gaps.items(), key=lambda x: -x[1]))
+            lines.append(f"- Same-genre minus different-genre mean cosine (higher = genres separate better): {txt}.")
+    return lines
+

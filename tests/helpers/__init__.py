@@ -1,0 +1,1 @@
+"""Shared test helpers: audio fixtures, app artifacts and an in-memory feature cache."""

@@ -1,0 +1,115 @@
+"""The app's view of a latent-size study: recon/index.json (written by core.latent.study) read into
+clips, metrics and extra listening sections.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ui.data import cached_json
+
+
+@dataclass
+class ReconClip:
+    """One study clip: audio and spectrogram PNG of the original, the oracle and each latent size."""
+
+    label: str
+    original: Path | None
+    oracle: Path | None
+    recon: dict[int, Path]
+    png: dict[str, Path]  # "original", "oracle", str(size)
+    metrics: dict[str, dict[str, float]]  # "oracle" or str(size) -> metric -> value
+
+
+@dataclass
+class ReconStudy:
+    """What recon/index.json (schema recon-study/1, written by core.latent.study) describes."""
+
+    sizes: list[int]
+    chosen: int | None
+    clips: list[ReconClip]
+    metrics: pd.DataFrame  # one row per size, one column per metric
+    oracle: dict[str, float]
+    metric_info: dict[str, dict[str, Any]]
+    rule: str
+    extras: dict[str, list[tuple[str, Path, Path | None]]]  # section -> (label, wav, png)
+
+
+def _path_in(folder: Path, value: Any) -> Path | None:
+    """A file named in the index (relative to the recon folder, or absolute) if it exists."""
+    if not isinstance(value, str) or not value:
+        return None
+    p = Path(value)
+    c = p if p.is_absolute() else folder / p
+    return c if c.is_file() else None
+
+
+def _items(folder: Path, entries: Any, label_of: Any) -> list[tuple[str, Path, Path | None]]:
+    """(label, wav, png) of index entries that have a 'wav' (or 'recon_wav') file."""
+    out = []
+    for e in entries or []:
+        if not isinstance(e, dict):
+            continue
+        wav = _path_in(folder, e.get("wav") or e.get("recon_wav"))
+        if wav is not None:
+            out.append((label_of(e), wav, _path_in(folder, e.get("png") or e.get("recon_png"))))
+    return out
+
+
+def parse_recon_index(folder: Path, index: dict[str, Any]) -> ReconStudy:
+    """Read a recon/index.json dict into a ReconStudy (missing sections become empty)."""
+    per_size = index.get("per_size") or {}
+    sizes = sorted(int(z) for z in (index.get("sizes") or per_size.keys()))
+    clips: list[ReconClip] = []
+    for c in index.get("clips") or []:
+        cid = str(c.get("clip_id", c.get("track_id", "")))
+        recon: dict[int, Path] = {}
+        png = {k: p for k in ("original", "oracle") if (p := _path_in(folder, c.get(f"{k}_png"))) is not None}
+        metrics = {"oracle": dict(c.get("oracle_metrics") or {})}
+        for z in sizes:
+            entry = ((per_size.get(str(z)) or {}).get("clips") or {}).get(cid) or {}
+            if (wav := _path_in(folder, entry.get("recon_wav"))) is not None:
+                recon[z] = wav
+            if (img := _path_in(folder, entry.get("recon_png"))) is not None:
+                png[str(z)] = img
+            metrics[str(z)] = dict(entry.get("metrics") or {})
+        label = " · ".join(str(x) for x in (cid, c.get("genre")) if x)
+        clips.append(ReconClip(label, _path_in(folder, c.get("original_wav")), _path_in(folder, c.get("oracle_wav")),
+                               recon, png, metrics))
+    rows = [{"size": int(z), **{k: v for k, v in (m or {}).items() if isinstance(v, (int, float))}}
+            for z, m in (index.get("metrics") or {}).items()]
+    table = pd.DataFrame(rows).sort_values("size").reset_index(drop=True) if rows else pd.DataFrame()
+    gen = index.get("generation") or {}
+    extras: dict[str, list[tuple[str, Path, Path | None]]] = {}
+    interp = gen.get("interpolation") or {}
+    if interp:
+        extras[f"Interpolation {interp.get('from', '')} → {interp.get('to', '')}"] = _items(
+            folder, interp.get("steps"), lambda e: f"t = {e.get('t', 0):.2f} (sounds {e.get('nearest_genre', '?')})")
+    extras["Gaussian samples"] = _items(folder, (gen.get("samples") or {}).get("items"),
+                                        lambda e: f"sample (sounds {e.get('nearest_genre', '?')})")
+    extras["Genre arithmetic"] = _items(folder, gen.get("arithmetic"),
+                                        lambda e: f"{e.get('clip_id', '')} − {e.get('source', '')} + "
+                                                  f"{e.get('target', '')} (sounds {e.get('nearest_genre', '?')})")
+    for block, title in (("new_music", "New music (outside the dataset)"), ("demo", "Demo corpus")):
+        extras[title] = _items(folder, (index.get(block) or {}).get("items"),
+                               lambda e: f"{e.get('name', e.get('track_id', ''))}: reconstruction")
+    extras = {k: v for k, v in extras.items() if v}
+    rule = index.get("rule") or {}
+    return ReconStudy(sizes, index.get("chosen_size"), clips, table, dict(index.get("oracle") or {}),
+                      dict(index.get("metric_info") or {}), str(rule.get("text", "")) if isinstance(rule, dict)
+                      else str(rule), extras)
+
+
+def load_recon_study(ds_dir: Path) -> ReconStudy | None:
+    """The dataset's latent-size study, or None when recon/index.json is absent or unreadable."""
+    index = cached_json(ds_dir / "recon" / "index.json")
+    if not isinstance(index, dict):
+        return None
+    try:
+        return parse_recon_index(ds_dir / "recon", index)
+    except Exception:
+        return None

@@ -1,0 +1,156 @@
+"""Small Streamlit helpers shared by the pages: dataset and query pickers, listener name, players,
+missing-artifact messages and labels.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from ui.audio import cached_audio, resolve_audio
+from ui.data import (
+    artifacts_root,
+    cached_queries,
+    handpicked_rows,
+    list_datasets,
+    list_embeddings,
+    missing_text,
+    notes_db_path,
+    search_tracks,
+)
+
+
+def notes_store():
+    """The notes store of the current artifacts root (created on first use)."""
+    from core.listening.notes import NotesStore
+
+    return NotesStore.open(notes_db_path())
+
+
+def show_missing(kind: str, ds: str = "<dataset>") -> None:
+    """Render a clear 'missing artifact' message with the command that creates it."""
+    st.warning(missing_text(kind, ds), icon=":material/warning:")
+
+
+def pick_dataset(key: str, need: str = "embeddings") -> tuple[str, Path] | None:
+    """Sidebar dataset picker; shows the missing message and returns None when nothing fits."""
+    root = artifacts_root()
+    names = list_datasets(root)
+    if not names:
+        show_missing("demo")
+        return None
+    if need == "embeddings":
+        with_emb = [n for n in names if list_embeddings(root / n)]
+        if not with_emb:
+            show_missing("embeddings", names[0])
+            return None
+        names = with_emb
+    default = st.session_state.get("dataset")
+    index = names.index(default) if default in names else 0
+    name = st.sidebar.selectbox("Dataset", names, index=index, key=key)
+    st.session_state["dataset"] = name
+    return name, root / name
+
+
+def listener_name() -> str | None:
+    """The listener's name, asked once per browser session (None until given)."""
+    name = st.session_state.get("listener_name", "")
+    if name:
+        st.sidebar.caption(f"Listener: **{name}**")
+        return name
+    with st.form("listener_form"):
+        st.markdown("**Who is listening?** Your name is stored with your notes and votes.")
+        given = st.text_input("Listener name", key="listener_input")
+        if st.form_submit_button("Start listening") and given.strip():
+            st.session_state["listener_name"] = given.strip()[:80]
+            st.rerun()
+    return None
+
+
+def listening_session(key: str) -> tuple[str, Path, str]:
+    """Dataset and listener name for a listening page; stops the page until both are chosen."""
+    picked = pick_dataset(key)
+    if picked is None:
+        st.stop()
+    listener = listener_name()
+    if listener is None:
+        st.stop()
+    return picked[0], picked[1], listener
+
+
+def play(ds_dir: Path, path: str, label: str = "") -> None:
+    """An audio player for a catalog path (or a short message if the file is gone)."""
+    resolved = resolve_audio(ds_dir, path)
+    if resolved is None:
+        st.caption(f"audio file not found{': ' + label if label else ''}")
+        return
+    try:
+        data, mime = cached_audio(resolved)
+    except Exception as exc:
+        st.caption(f"cannot play this file ({exc})")
+        return
+    st.audio(data, format=mime)
+
+
+def play_file(path: Path) -> None:
+    """An audio player for a file path (cached excerpt)."""
+    try:
+        data, mime = cached_audio(Path(path))
+    except Exception as exc:
+        st.caption(f"cannot play this file ({exc})")
+        return
+    st.audio(data, format=mime)
+
+
+def track_label(tracks: pd.DataFrame, row: int) -> str:
+    """'title — artist (genre)' of a track row for pickers."""
+    t = tracks.iloc[int(row)]
+    artist = f" — {t['artist']}" if t["artist"] else ""
+    genre = f" ({t['genre']})" if t["genre"] else ""
+    return f"{t['title']}{artist}{genre}"
+
+
+def random_query(state_key: str, n: int, search_key: str) -> None:
+    """Button callback: jump to a random track and clear the search box."""
+    st.session_state[state_key] = int(np.random.default_rng().integers(n))
+    st.session_state[search_key] = ""
+
+
+def pick_query(tracks: pd.DataFrame, ds_dir: Path, prefix: str) -> int:
+    """Query picker: search by title/artist/genre, handpicked queries, or a random track; returns a row."""
+    key, search_key = f"{prefix}_query", f"{prefix}_search"
+    c1, c2 = st.columns([4, 1], vertical_alignment="bottom")
+    text = c1.text_input("Search title / artist / genre", key=search_key,
+                         placeholder="e.g. calm acoustic")
+    c2.button("Random query", icon=":material/casino:", key=f"{prefix}_random", on_click=random_query,
+              args=(key, len(tracks), search_key), width="stretch")
+    if text.strip():
+        options = search_tracks(tracks, text).tolist()
+        if not options:
+            st.info(f"No track matches '{text}'.")
+    else:
+        options = handpicked_rows(tracks, cached_queries(ds_dir)).tolist() or list(range(min(200, len(tracks))))
+    current = st.session_state.get(key)
+    if current is not None and (not isinstance(current, int) or not 0 <= current < len(tracks)):
+        current = None
+        st.session_state.pop(key, None)
+    last_key = f"{prefix}_last_search"
+    if text.strip() and options and st.session_state.get(last_key) != text and current not in options:
+        current = options[0]  # a new search selects its first match
+        st.session_state[key] = current
+    st.session_state[last_key] = text
+    if current is not None and current not in options:
+        options = [current, *options]
+    if not options:
+        options = [0] if current is None else [current]
+    row = st.selectbox("Query", options, key=key, format_func=lambda r: track_label(tracks, r))
+    return int(row)
+
+
+def meta_line(*parts: object) -> str:
+    """Non-empty parts joined with ' · ' (a track's artist, genre, score ...); '—' if all are empty."""
+    text = " · ".join(str(p) for p in parts if p is not None and str(p) != "")
+    return text or "—"
