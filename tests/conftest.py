@@ -31,9 +31,11 @@ def demo_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def gtzan_mini_dir(tmp_path_factory, shared_data) -> Path:
-    """A prepared dataset folder of ../shared/data/gtzan_mini (100 clips x 15 s, 10 genres)."""
+    """A prepared dataset folder of ../shared/data/gtzan_mini (100 clips x 15 s, 10 genres), with Sturm's
+    artists and the contiguous block split (the fault-filtered split leaves 4 test clips here)."""
     out = tmp_path_factory.mktemp("gtzan_mini")
-    prepare_dataset(build_catalog("gtzan", shared_data / "gtzan_mini"), out, workers=1, progress=False)
+    cat = build_catalog("gtzan", shared_data / "gtzan_mini", gtzan_split="block")
+    prepare_dataset(cat, out, workers=1, progress=False)
     return out
 
 

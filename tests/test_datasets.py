@@ -119,7 +119,7 @@ def test_gtzan_catalog_without_genre_folders(tmp_path):
 
 
 def test_gtzan_mini_catalog(shared_data):
-    cat = build_catalog("gtzan", shared_data / "gtzan_mini")
+    cat = build_catalog("gtzan", shared_data / "gtzan_mini", gtzan_split="block")
     assert_catalog_schema(cat)
     assert len(cat) == 100 and cat["genre"].nunique() == 10
     assert cat.groupby("genre")["split"].apply(lambda s: s.value_counts().to_dict()).unstack().eq(
@@ -231,3 +231,44 @@ def test_splits_are_deterministic():
     assert 0.75 < counts["train"] < 0.85 and 0.07 < counts["val"] < 0.13 and 0.07 < counts["test"] < 0.13
     assert block_split(10) == ["train"] * 8 + ["val", "test"]
     assert block_split(2) == ["train", "train"]
+
+
+def test_gtzan_mini_artists_and_filtered_split(shared_data):
+    """Sturm's index and the fault-filtered split are picked up from metadata/ beside the audio."""
+    cat = build_catalog("gtzan", shared_data / "gtzan_mini")
+    assert_catalog_schema(cat)
+    by_id = cat.set_index("track_id")
+    assert by_id.loc["blues.00000", "artist"] == "John Lee Hooker"
+    assert by_id.loc["classical.00003", "artist"] != ""
+    assert (by_id.loc[[f"rock.{i:05d}" for i in range(10)], "artist"] == "Morphine").all()
+    excluded = set(cat.loc[cat["status"] != "ok", "track_id"])
+    assert excluded == {"country.00008", "hiphop.00001", "metal.00004", "reggae.00003", "reggae.00005",
+                        "reggae.00007", "reggae.00008"}
+    assert all("fault-filtered" in s for s in cat.loc[cat["status"] != "ok", "status"])
+    ok = cat[cat["status"] == "ok"]
+    assert ok["split"].value_counts().to_dict() == {"val": 51, "train": 38, "test": 4}
+    # no artist spans two splits of the filtered split (it is artist-disjoint)
+    known = ok[ok["artist"] != ""]
+    assert (known.groupby("artist")["split"].nunique() == 1).all()
+
+
+def test_gtzan_metadata_flags_and_errors(tmp_path):
+    for g in ("blues", "rock"):
+        for i in range(3):
+            write_wav(tmp_path / g / f"{g}.{i:05d}.wav", tone(440, 0.1))
+    arts = tmp_path / "a.csv"
+    arts.write_text("clip_id,artist,title\nblues.00000,Hooker,Boogie\nrock.00001,Morphine,Buena\n")
+    split = tmp_path / "s.csv"
+    split.write_text("clip_id,split\nblues.00000,train\nblues.00001,valid\nrock.00001,test\n")
+    cat = gtzan_catalog(tmp_path, arts, split).set_index("track_id")
+    assert cat.loc["blues.00000", ["artist", "title", "split"]].tolist() == ["Hooker", "Boogie", "train"]
+    assert cat.loc["blues.00001", "split"] == "val" and cat.loc["rock.00001", "split"] == "test"
+    assert cat.loc["rock.00000", "status"].startswith("excluded by the fault-filtered split")
+    assert (gtzan_catalog(tmp_path, arts, split, split="block")["status"] == "ok").all()
+    with pytest.raises(CatalogError, match="not found"):
+        gtzan_catalog(tmp_path, tmp_path / "nope.csv")
+    (tmp_path / "bad.csv").write_text("clip,who\nx,y\n")
+    with pytest.raises(CatalogError, match="lacks required column: clip_id"):
+        gtzan_catalog(tmp_path, tmp_path / "bad.csv")
+    with pytest.raises(CatalogError, match="needs filtered_split.csv"):
+        gtzan_catalog(tmp_path, split="filtered")

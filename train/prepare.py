@@ -30,6 +30,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, help="output folder (default artifacts/<dataset>)")
     ap.add_argument("--subset", default="small", choices=["small", "medium", "large"], help="FMA subset")
     ap.add_argument("--labels", type=Path, help="folder datasets: CSV with path,genre,artist,title,tags")
+    ap.add_argument("--artists", type=Path, help="GTZAN: Sturm's artist index CSV (clip_id,artist,title); "
+                    "default: metadata/artists.csv beside the audio when present")
+    ap.add_argument("--split-file", type=Path, help="GTZAN: fault-filtered split CSV (clip_id,split); "
+                    "default: metadata/filtered_split.csv beside the audio when present")
+    ap.add_argument("--gtzan-split", default="auto", choices=["auto", "block", "filtered"],
+                    help="GTZAN split: filtered (artist-disjoint, 70 faulty clips left out), block "
+                    "(contiguous 80/10/10 per genre), auto = filtered when a split file is found")
     ap.add_argument("--workers", type=int, default=os.cpu_count(), help="processes (default: all cores)")
     ap.add_argument("--shard", type=parse_shard, default=(0, 1), help="compute only shard i of n (i/n)")
     ap.add_argument("--no-merge", action="store_true", help="compute parts only; merge later with --merge-only")
@@ -41,7 +48,8 @@ def main(argv: list[str] | None = None) -> int:
         prepare_dataset,  # imports torch: after parsing, so --help and flag errors are instant
     )
     try:
-        catalog = build_catalog(args.dataset, args.root, args.subset, args.labels)
+        catalog = build_catalog(args.dataset, args.root, args.subset, args.labels, artists_csv=args.artists,
+                                split_file=args.split_file, gtzan_split=args.gtzan_split)
     except CatalogError as exc:
         print(f"error: {exc} (nothing written)", file=sys.stderr)
         return 2

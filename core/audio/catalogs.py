@@ -128,20 +128,69 @@ def fma_catalog(root: Path, subset: str = "small", metadata: Path | None = None)
 
 
 # ---------------------------------------------------------------------------- GTZAN
-def gtzan_catalog(root: Path) -> pd.DataFrame:
-    """Catalog of GTZAN: genre from the folder; per genre the first 80% of clip ids train,
-    the next 10% val, the last 10% test (contiguous blocks, since consecutive ids often
-    share an artist, so the blocks limit artist leakage across splits)."""
+GTZAN_SPLIT_NAMES = {"train": "train", "valid": "val", "val": "val", "test": "test"}
+GTZAN_EXCLUDED = "excluded by the fault-filtered split (Kereliuk, Sturm & Larsen 2015)"
+
+
+def gtzan_metadata(root: Path, artists_csv: Path | None = None,
+                   split_file: Path | None = None) -> tuple[Path | None, Path | None]:
+    """Sturm's artist index and the fault-filtered split: the given files, else `metadata/artists.csv`
+    and `metadata/filtered_split.csv` beside (or inside) the audio root when present."""
+    root = Path(root)
+    folders = [root / "metadata", root.parent / "metadata"]
+    found = []
+    for given, name in ((artists_csv, "artists.csv"), (split_file, "filtered_split.csv")):
+        if given is not None:
+            if not Path(given).is_file():
+                raise CatalogError(f"GTZAN metadata file not found: {given}")
+            found.append(Path(given))
+        else:
+            found.append(next((f / name for f in folders if (f / name).is_file()), None))
+    return found[0], found[1]
+
+
+def _read_clip_table(path: Path, column: str) -> dict[str, str]:
+    """{clip_id: value} of a GTZAN metadata CSV with columns clip_id and `column`."""
+    try:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise CatalogError(f"{path} is not a readable CSV ({str(exc)[:120]})") from None
+    for col in ("clip_id", column):
+        if col not in df.columns:
+            raise CatalogError(f"{path} lacks required column: {col}")
+    return dict(zip(df["clip_id"].str.strip(), df[column].str.strip()))
+
+
+def gtzan_catalog(root: Path, artists_csv: Path | None = None, split_file: Path | None = None,
+                  split: str = "auto") -> pd.DataFrame:
+    """Catalog of GTZAN: genre from the folder, artist/title from Sturm's index when found.
+
+    `split`: "filtered" uses the fault-filtered, artist-disjoint split (clips it leaves out are
+    skipped with that reason); "block" takes, per genre, the first 80% of clip ids for train, the
+    next 10% val, the last 10% test (contiguous, since consecutive ids often share an artist);
+    "auto" is "filtered" when a split file is found, else "block".
+    """
     root = Path(root)
     base = root / "genres_original" if (root / "genres_original").is_dir() else root
-    genres = sorted(p for p in base.iterdir() if p.is_dir())
+    genres = sorted(p for p in base.iterdir() if p.is_dir() and p.name != "metadata")
     if not genres:
         raise CatalogError(f"no genre folders under {base}")
+    if split not in ("auto", "block", "filtered"):
+        raise CatalogError(f"unknown GTZAN split {split!r}; use auto, block or filtered")
+    artists_path, split_path = gtzan_metadata(root, artists_csv, split_file)
+    if split == "filtered" and split_path is None:
+        raise CatalogError(f"--gtzan-split filtered needs filtered_split.csv (none under {root}/metadata)")
+    index = _read_clip_table(artists_path, "artist") if artists_path else {}
+    titles = _read_clip_table(artists_path, "title") if artists_path else {}
+    filtered = _read_clip_table(split_path, "split") if split_path and split != "block" else None
     rows = []
     for gdir in genres:
         files = sorted(p for p in gdir.iterdir() if p.suffix.lower() in (".wav", ".au"))
-        for path, split in zip(files, block_split(len(files))):
-            rows.append(_row(path.stem, path, genre=gdir.name, title=path.stem, split=split))
+        for path, block in zip(files, block_split(len(files))):
+            sp = block if filtered is None else GTZAN_SPLIT_NAMES.get(filtered.get(path.stem, ""), "")
+            rows.append(_row(path.stem, path, genre=gdir.name, artist=index.get(path.stem, ""),
+                             title=titles.get(path.stem) or path.stem, split=sp or "train",
+                             status="ok" if sp else GTZAN_EXCLUDED))
     return make_catalog(rows)
 
 
@@ -229,8 +278,10 @@ def demo_catalog(root: Path | None = None) -> pd.DataFrame:
 
 
 def build_catalog(dataset: str, root: Path | None = None, subset: str = "small",
-                  labels_csv: Path | None = None) -> pd.DataFrame:
-    """Dispatch to the catalog builder of `dataset` (fma, gtzan, folder, musiccaps, demo)."""
+                  labels_csv: Path | None = None, *, artists_csv: Path | None = None,
+                  split_file: Path | None = None, gtzan_split: str = "auto") -> pd.DataFrame:
+    """Dispatch to the catalog builder of `dataset` (fma, gtzan, folder, musiccaps, demo); the
+    keyword arguments are GTZAN's metadata (see `gtzan_catalog`)."""
     if dataset == "demo":
         return demo_catalog(root)
     if root is None:
@@ -240,7 +291,7 @@ def build_catalog(dataset: str, root: Path | None = None, subset: str = "small",
     if dataset == "fma":
         return fma_catalog(root, subset)
     if dataset == "gtzan":
-        return gtzan_catalog(root)
+        return gtzan_catalog(root, artists_csv, split_file, gtzan_split)
     if dataset == "folder":
         return folder_catalog(root, labels_csv)
     if dataset == "musiccaps":
