@@ -13,6 +13,7 @@ import soundfile as sf
 import torch
 
 from core.audio.cache import FeatureCache
+from core.audio.config import DEFAULT_AUDIO
 from core.latent.model import checkpoint_for, load_recon_model
 from core.latent.study import (
     LatentSizeMismatch,
@@ -23,6 +24,7 @@ from core.latent.study import (
     encode_and_reconstruct,
     run_study,
 )
+from core.nn.loop import TrainConfig
 from core.recommend.windows import RandomCropDataset, compute_mel_stats
 
 SIZES = (4, 8)
@@ -35,15 +37,15 @@ def study(gtzan_mini_dir: Path, tmp_path_factory) -> tuple[Path, dict, Path]:
     shutil.copytree(gtzan_mini_dir / "cache", ds / "cache")
     shutil.copy(gtzan_mini_dir / "catalog.csv", ds / "catalog.csv")
     new = tmp_path_factory.mktemp("new_music")
-    sr = 22050
+    sr = DEFAULT_AUDIO.sample_rate
     t = np.arange(int(2.0 * sr)) / sr
     sf.write(new / "short_tone.wav", (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), sr)  # < 5 s
     sf.write(new / "silence.wav", np.zeros(6 * sr, np.float32), sr)
     (new / "notes.txt").write_text("not audio")  # ignored by the sweep (not an audio extension)
-    cfg = StudyConfig(sizes=SIZES, max_epochs=1, max_steps_per_epoch=2, n_clips=2, gl_iter=4,
-                      with_umap=False, progress=False, tensorboard=False, new_music_dir=new,
-                      max_eval_segments=4, n_interp_steps=3, n_samples=2, num_threads=1)
-    index = run_study(ds, cfg)
+    train = TrainConfig(max_epochs=1, max_steps_per_epoch=2, progress=False, tensorboard=False, num_threads=1)
+    cfg = StudyConfig(sizes=SIZES, train=train, n_clips=2, gl_iter=4, with_umap=False, new_music_dir=new,
+                      max_eval_segments=4, n_interp_steps=3, n_samples=2)
+    index = run_study(ds, cfg).index
     return ds, index, new
 
 
@@ -70,7 +72,7 @@ def test_sweep_writes_the_files_the_app_reads(study) -> None:
             files = on_disk["per_size"][str(s)]["clips"][clip["clip_id"]]
             assert (recon / files["recon_wav"]).exists() and (recon / files["recon_png"]).exists()
             audio, sr = sf.read(recon / files["recon_wav"])
-            assert sr == 22050 and np.isfinite(audio).all()
+            assert sr == DEFAULT_AUDIO.sample_rate and np.isfinite(audio).all()
     for s in on_disk["analysis_sizes"]:
         entry = on_disk["per_size"][str(s)]
         m = pd.read_csv(recon / entry["map_csv"])
@@ -107,10 +109,10 @@ def test_new_music_short_and_silent_clips(study) -> None:
 def test_upload_api_and_bad_inputs(study, tmp_path: Path) -> None:
     ds, index, new = study
     out = encode_and_reconstruct(ds, 8, new / "short_tone.wav")
-    assert out["recon_mel"].shape == (128, 216) and out["mel"].shape == (128, 216)
-    assert np.isfinite(out["audio"]).all() and np.isfinite(out["oracle_audio"]).all()
-    assert isinstance(out["neighbours"], pd.DataFrame) and len(out["neighbours"]) == 5
-    assert all(np.isfinite(v) for v in out["metrics"].values())
+    assert out.recon_mel.shape == (128, 216) and out.mel.shape == (128, 216)
+    assert np.isfinite(out.audio).all() and np.isfinite(out.oracle_audio).all()
+    assert isinstance(out.neighbours, pd.DataFrame) and len(out.neighbours) == 5
+    assert all(np.isfinite(v) for v in out.metrics.values())
     with pytest.raises(UnsupportedAudioFormat, match="unsupported file format"):
         encode_and_reconstruct(ds, 8, new / "notes.txt")
     fake = tmp_path / "fake.mp3"
@@ -129,14 +131,14 @@ def test_checkpoint_of_other_latent_size_is_refused(study) -> None:
     with pytest.raises(LatentSizeMismatch, match="latent size 4, but latent size 16"):
         load_recon_model(ds, 16)
     with pytest.raises(LatentSizeMismatch):
-        run_study(ds, StudyConfig(sizes=(16,), progress=False, tensorboard=False))
+        run_study(ds, StudyConfig(sizes=(16,), train=TrainConfig(progress=False, tensorboard=False)))
     shutil.rmtree(wrong.parent)
 
 
 def test_short_training_lowers_the_loss(gtzan_mini_dir: Path, tmp_path: Path) -> None:
     from torch.utils.data import DataLoader
 
-    from core.nn.loop import TrainConfig, fit
+    from core.nn.loop import fit
     from core.recommend.autoencoders import build_model
 
     fc = FeatureCache.open(gtzan_mini_dir)

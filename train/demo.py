@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
             ["--data", out, "--max-minutes", str(args.minutes), "--epochs", "30", *quiet])),
         ("evaluate", lambda: evaluate.main(["--data", out, "--split", "all"])),
         ("latent sizes", lambda: latent_sizes.main(
-            ["--data-dir", out, "--sizes", args.sizes, "--max-minutes", str(args.minutes), "--epochs", "30",
+            ["--data", out, "--sizes", args.sizes, "--max-minutes", str(args.minutes), "--epochs", "30",
              "--no-umap", *quiet])),
     ]
     for name, step in steps:

@@ -34,7 +34,7 @@ COMMANDS: dict[str, str] = {
     "prepare": "python -m train.prepare --dataset demo --out artifacts/demo",
     "embeddings": "python -m train.autoencoders --data artifacts/{ds}",
     "evaluate": "python -m train.evaluate --data artifacts/{ds}",
-    "recon": "python -m train.latent_sizes --data-dir artifacts/{ds}",
+    "recon": "python -m train.latent_sizes --data artifacts/{ds}",
 }
 WHAT: dict[str, str] = {
     "demo": "No datasets in the artifacts folder yet.",

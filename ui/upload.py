@@ -75,11 +75,9 @@ def encode_upload(ds_dir: Path, size: int, audio_path: Path, k: int = 5) -> Uplo
     from core.latent.newaudio import encode_and_reconstruct  # latent-study area
 
     out = encode_and_reconstruct(ds_dir, int(size), audio_path, k=k)
-    audio = out.get("audio")
-    recon = wav_bytes(np.asarray(audio), int(out.get("sample_rate", 22050))) if audio is not None else None
-    nb = out.get("neighbours")
-    return UploadResult(recon, nb if isinstance(nb, pd.DataFrame) else pd.DataFrame(nb or []),
-                        {k_: float(v) for k_, v in (out.get("metrics") or {}).items()}, bool(out.get("padded")))
+    nb = out.neighbours if out.neighbours is not None else pd.DataFrame()
+    return UploadResult(wav_bytes(np.asarray(out.audio), out.sample_rate), nb,
+                        {k_: float(v) for k_, v in out.metrics.items()}, bool(out.padded))
 
 
 @st.cache_data(max_entries=8, show_spinner=False)

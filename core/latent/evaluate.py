@@ -15,7 +15,7 @@ from core.audio.cache import FeatureCache
 from core.latent.griffinlim import GriffinLimConfig, mel_to_audio
 from core.latent.metrics import audio_metrics, logmel_l1, logmel_mse
 from core.latent.model import decode_latents, encode_mels
-from core.latent.segments import SegmentRef, _AudioCache
+from core.latent.segments import AudioCache, SegmentRef
 from core.recommend.windows import MelStats
 
 METRIC_INFO: dict[str, dict[str, Any]] = {
@@ -30,7 +30,7 @@ METRIC_INFO: dict[str, dict[str, Any]] = {
 
 
 def reconstruct_refs(net: torch.nn.Module, stats: MelStats, fc: FeatureCache, refs: list[SegmentRef],
-                     audio: _AudioCache, gl: GriffinLimConfig, oracle: dict[int, dict] | None = None,
+                     audio: AudioCache, gl: GriffinLimConfig, oracle: dict[int, dict] | None = None,
                      desc: str = "recon", progress: bool = True) -> tuple[pd.DataFrame, dict[int, dict]]:
     """Reconstruct segments; returns per-clip metrics and {segment: {mel, recon_mel, audio, z}}."""
     cfg = fc.config
@@ -50,7 +50,7 @@ def reconstruct_refs(net: torch.nn.Module, stats: MelStats, fc: FeatureCache, re
     return pd.DataFrame(rows), store
 
 
-def oracle_refs(fc: FeatureCache, refs: list[SegmentRef], audio: _AudioCache, gl: GriffinLimConfig,
+def oracle_refs(fc: FeatureCache, refs: list[SegmentRef], audio: AudioCache, gl: GriffinLimConfig,
                 progress: bool = True) -> tuple[pd.DataFrame, dict[int, np.ndarray]]:
     """The ceiling: the same mel inversion + Griffin-Lim applied to the true (cached) log-mel."""
     cfg = fc.config
@@ -66,7 +66,7 @@ def oracle_refs(fc: FeatureCache, refs: list[SegmentRef], audio: _AudioCache, gl
     return pd.DataFrame(rows), store
 
 
-def _mean_metrics(df: pd.DataFrame) -> dict[str, float]:
+def mean_metrics(df: pd.DataFrame) -> dict[str, float]:
     """Mean of every metric column of a per-clip table."""
     cols = [c for c in METRIC_INFO if c in df.columns]
     return {c: float(df[c].mean()) for c in cols}

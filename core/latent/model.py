@@ -39,7 +39,7 @@ def load_recon_model(ds_dir: Path | str, size: int, model: str = "conv2d") -> tu
     if not path.exists():
         raise FileNotFoundError(
             f"no checkpoint for latent size {size} at {path}; run "
-            f"`python -m train.latent_sizes --data-dir {ds_dir} --sizes {size}` first"
+            f"`python -m train.latent_sizes --data {ds_dir} --sizes {size}` first"
         )
     ckpt = load_checkpoint(path)
     check_latent_size(ckpt, size, path)

@@ -32,7 +32,7 @@ class SegmentRef:
         return f"{safe}_f{self.start_frame}"
 
 
-def _segment_refs(fc: FeatureCache, rows: np.ndarray | None = None) -> list[SegmentRef]:
+def segment_refs(fc: FeatureCache, rows: np.ndarray | None = None) -> list[SegmentRef]:
     """SegmentRefs of all segments (or those of the given track rows), in segment order."""
     seg = fc.segments
     tracks = fc.tracks
@@ -47,7 +47,7 @@ def _segment_refs(fc: FeatureCache, rows: np.ndarray | None = None) -> list[Segm
     return refs
 
 
-class _AudioCache:
+class AudioCache:
     """Decoded tracks kept in memory while a study runs (each file decoded once)."""
 
     def __init__(self, cfg: AudioConfig):
