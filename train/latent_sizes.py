@@ -28,9 +28,8 @@ def parse_sizes(text: str) -> tuple[int, ...]:
     return sizes
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Parse flags and run the study."""
-    d = StudyConfig()
+def build_parser(d: StudyConfig) -> argparse.ArgumentParser:
+    """The command's flags; defaults read from `d`."""
     ap = argparse.ArgumentParser(prog="python -m train.latent_sizes", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", "--data-dir", dest="data", type=Path,
@@ -56,6 +55,23 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--demo-dir", type=Path, help="prepared demo corpus folder to encode at the chosen size")
     ap.add_argument("--no-umap", action="store_true", help="PCA maps only (faster)")
     ap.add_argument("--quiet", action="store_true", help="no progress bars")
+    return ap
+
+
+def config_from(args: argparse.Namespace, d: StudyConfig) -> StudyConfig:
+    """The study's config from parsed flags."""
+    train = replace(d.train, max_epochs=args.epochs, patience=args.patience, lr=args.lr, batch_size=args.batch_size,
+                    seed=args.seed, max_wall_s=args.max_minutes * 60, num_threads=args.threads,
+                    progress=not args.quiet)
+    return StudyConfig(sizes=args.sizes, model=args.model, train=train, retrain=args.retrain,
+                       margin_db=args.margin_db, n_clips=args.clips, gl_iter=args.gl_iter,
+                       new_music_dir=args.new_music, demo_dir=args.demo_dir, with_umap=not args.no_umap)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse flags and run the study."""
+    d = StudyConfig()
+    ap = build_parser(d)
     args = ap.parse_args(argv)
     if args.data is None and not args.dataset:
         ap.error("give --data PATH (a prepared dataset folder)")
@@ -64,14 +80,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {ds_dir} is not a prepared dataset; run `python -m train.prepare ... --out {ds_dir}` first",
               file=sys.stderr)
         return 2
-    train = replace(d.train, max_epochs=args.epochs, patience=args.patience, lr=args.lr, batch_size=args.batch_size,
-                    seed=args.seed, max_wall_s=args.max_minutes * 60, num_threads=args.threads,
-                    progress=not args.quiet)
-    cfg = StudyConfig(sizes=args.sizes, model=args.model, train=train, retrain=args.retrain,
-                      margin_db=args.margin_db, n_clips=args.clips, gl_iter=args.gl_iter,
-                      new_music_dir=args.new_music, demo_dir=args.demo_dir, with_umap=not args.no_umap)
     try:
-        result = run_study(ds_dir, cfg)
+        result = run_study(ds_dir, config_from(args, d))
     except LatentSizeMismatch as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
