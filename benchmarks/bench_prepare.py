@@ -57,14 +57,16 @@ def child_reference(paths: list[str]) -> dict:
     import numpy as np
     import scipy.stats
 
+    from core.audio.config import DEFAULT_AUDIO
+
     def stats(f: np.ndarray) -> np.ndarray:
         return np.concatenate([f.mean(1), f.std(1), scipy.stats.skew(f, 1), scipy.stats.kurtosis(f, 1),
                                np.median(f, 1), f.min(1), f.max(1)])
 
     def one(path: str) -> np.ndarray:
-        y, sr = librosa.load(path, sr=22050, mono=True)
-        kw = dict(n_fft=1024, hop_length=512)
-        mel = librosa.power_to_db(librosa.feature.melspectrogram(y=y, sr=sr, n_mels=128, **kw))
+        y, sr = librosa.load(path, sr=DEFAULT_AUDIO.sample_rate, mono=True)
+        kw = dict(n_fft=DEFAULT_AUDIO.n_fft, hop_length=DEFAULT_AUDIO.hop_length)
+        mel = librosa.power_to_db(librosa.feature.melspectrogram(y=y, sr=sr, n_mels=DEFAULT_AUDIO.n_mels, **kw))
         feats = [
             librosa.feature.mfcc(y=y, sr=sr, n_mfcc=20, n_mels=128, **kw),
             librosa.feature.chroma_stft(y=y, sr=sr, **kw),
