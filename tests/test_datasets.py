@@ -174,10 +174,10 @@ def test_folder_labels_csv_without_path_column(tmp_path):
 # ------------------------------------------------------------------------------ bad labels CSVs (issue 9, item 7)
 LATIN1 = "path,genre,artist\na.wav,jazz,Beyonc\u00e9\n".encode("latin-1")
 BAD_LABELS = {
-    "empty": (b"", r"labels CSV .*labels\.csv is empty \(no header row\)"),
+    "empty": (b"", r"labels CSV .*labels\.csv is empty: not even a header row \(nothing written\)$"),
     "latin-1": (LATIN1, r"labels CSV .*labels\.csv is not UTF-8 text \(byte 0xe9\); save it as UTF-8"),
     "ragged": (b"path,genre\na.wav,jazz\nb.wav,rock,extra,more\n",
-               r"labels CSV .*labels\.csv has a ragged row \(line 3 has 4 fields, the header 2\)"),
+               r"labels CSV .*labels\.csv has a ragged row: line 3 has 4 fields, the header 2 \(nothing"),
 }
 
 
@@ -192,7 +192,7 @@ def test_prepare_refuses_an_unreadable_labels_csv(tmp_path, capsys, case):
     err = capsys.readouterr().err
     assert rc == 2 and not out.exists()
     assert len(err.strip().splitlines()) == 1 and err.startswith("error: ") and "Traceback" not in err
-    assert re.search(reason, err), err
+    assert re.search(reason, err.strip()), err
 
 
 def test_prepare_refuses_a_labels_path_that_does_not_exist(tmp_path, capsys):

@@ -206,16 +206,16 @@ def read_metadata_csv(path: Path, what: str) -> pd.DataFrame:
     try:
         return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     except pd.errors.EmptyDataError:
-        raise CatalogError(f"{what} {path} is empty (no header row)") from None
+        raise CatalogError(f"{what} {path} is empty: not even a header row") from None
     except UnicodeDecodeError as exc:
         byte = exc.object[exc.start] if exc.start < len(exc.object) else 0
         raise CatalogError(f"{what} {path} is not UTF-8 text (byte 0x{byte:02x}); save it as UTF-8") from None
     except pd.errors.ParserError as exc:
         m = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
         detail = f"line {m[2]} has {m[3]} fields, the header {m[1]}" if m else str(exc).strip().splitlines()[0]
-        raise CatalogError(f"{what} {path} has a ragged row ({detail})") from None
+        raise CatalogError(f"{what} {path} has a ragged row: {detail}") from None
     except (OSError, ValueError) as exc:
-        raise CatalogError(f"{what} {path} is not a readable CSV ({str(exc).strip()[:120]})") from None
+        raise CatalogError(f"{what} {path} is not a readable CSV: {str(exc).strip()[:120]}") from None
 
 
 def label_path_key(raw: str) -> tuple[str, str]:
