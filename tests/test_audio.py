@@ -179,6 +179,13 @@ def test_flac_claiming_2_pow_36_samples_is_refused(tmp_path):
         load_audio(path)
 
 
+def test_flac_claiming_more_than_24_hours_is_refused(tmp_path):
+    path = write_flac(tmp_path / "long.flac", noise(8.0))  # big enough to hold 25 h at 8,192 frames per byte
+    set_flac_total_samples(path, 25 * 3600 * SR)
+    with pytest.raises(AudioError, match=r"^invalid header \(claims 25\.0 hours; at most 24 are accepted\)$"):
+        load_audio(path)
+
+
 def test_memory_is_bounded_by_the_file_not_by_the_header(tmp_path):
     """A FLAC whose header claims 50x its real length (plausible for the file size, so it is decoded):
     the output buffer is sized from the file, not from the claim (which would be 1.8 GB here)."""

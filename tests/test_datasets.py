@@ -18,6 +18,7 @@ from core.audio.catalogs import (
     folder_catalog,
     gtzan_catalog,
     hash_split,
+    label_path_key,
     make_catalog,
     musiccaps_catalog,
     read_fma_tracks,
@@ -253,6 +254,34 @@ def test_labels_paths_outside_the_root_or_absolute_are_listed_with_a_reason(tmp_
         "absolute path not allowed (C:\\music\\c.wav)", "outside the dataset root (sub/../../z.wav)"])
     assert not any(s == "missing audio file" for s in status.values())
     assert all(not str(p).startswith(str(tmp_path / "x")) for p in cat.loc[cat["status"] == "ok", "path"])
+
+
+@pytest.mark.parametrize(
+    ("raw", "key", "problem"),
+    [("x/a.wav", "x/a.wav", ""), ("./x//a.wav", "x/a.wav", ""), ("x\\a.wav", "x/a.wav", ""),
+     ("x/../a.wav", "a.wav", ""), ("../a.wav", "../a.wav", "outside the dataset root"),
+     ("..", "..", "outside the dataset root"), ("/etc/passwd", "/etc/passwd", "absolute path not allowed"),
+     ("\\\\server\\share\\a.wav", "//server/share/a.wav", "absolute path not allowed"),
+     ("C:a.wav", "C:a.wav", "absolute path not allowed"), ("d:/m/a.wav", "d:/m/a.wav", "absolute path not allowed")],
+)
+def test_label_path_key(raw, key, problem):
+    assert label_path_key(raw) == (key, problem)
+
+
+def test_labels_csv_with_an_empty_path_is_refused(tmp_path):
+    write_wav(tmp_path / "a.wav", tone(440, 0.1))
+    (tmp_path / "labels.csv").write_text("path,genre\na.wav,jazz\n,rock\n")
+    with pytest.raises(CatalogError, match=r"labels\.csv line 3: empty path$"):
+        folder_catalog(tmp_path, tmp_path / "labels.csv")
+
+
+def test_musiccaps_ytid_leading_outside_the_root(tmp_path):
+    write_wav(tmp_path / "audio" / "abc.wav", tone(440, 0.1))
+    write_wav(tmp_path / "secret.wav", tone(440, 0.1))
+    pd.DataFrame({"ytid": ["abc", "../secret"], "aspect_list": ["['jazz']", "['rock']"]}).to_csv(
+        tmp_path / "captions.csv", index=False)
+    by_id = musiccaps_catalog(tmp_path).set_index("track_id")
+    assert by_id.loc["abc", "status"] == "ok" and by_id.loc["../secret", "status"] == "outside the dataset root"
 
 
 def test_prepare_lists_unsafe_label_paths_in_the_summary(tmp_path):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import builtins
 import json
 import os
 import shutil
@@ -17,7 +16,6 @@ import pandas as pd
 import pytest
 
 import core.audio.cache
-import core.audio.decode
 import core.audio.prepare
 from core.audio.cache import FeatureCache, part_path
 from core.audio.catalogs import build_catalog
@@ -233,19 +231,20 @@ def test_resume_does_no_repeated_work(tmp_path, music_folder, monkeypatch):
 
 
 def test_a_failed_track_is_retried_on_the_next_run(tmp_path, music_folder, monkeypatch):
-    """A file that could not be read (PermissionError; tests run as root, so the refusal is simulated at
-    the decoder's open) is retried once it is fixed: chmod changes neither size nor mtime."""
+    """A file that could not be read (PermissionError, as an unreadable file gives; tests run as root, so the
+    refusal is simulated where prepare decodes) is retried once fixed: chmod changes neither size nor mtime."""
     src = tmp_path / "in"
     shutil.copytree(music_folder[0], src)
     victim = src / "loud" / "clip01.wav"
     out = tmp_path / "out"
+    real_load = core.audio.prepare.load_audio
 
-    def refusing_open(file, *args, **kwargs):
-        if Path(file) == victim:
-            raise PermissionError(13, "Permission denied", str(file))
-        return builtins.open(file, *args, **kwargs)
+    def refusing_load(path, *args, **kwargs):
+        if Path(path) == victim:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_load(path, *args, **kwargs)
 
-    monkeypatch.setattr(core.audio.decode, "open", refusing_open, raising=False)
+    monkeypatch.setattr(core.audio.prepare, "load_audio", refusing_load)
     first = prepare_dataset(build_catalog("folder", src), out, workers=1, progress=False)
     status = first.catalog.set_index("track_id").loc["loud/clip01", "status"]
     assert status.startswith("failed: PermissionError: [Errno 13] Permission denied")
