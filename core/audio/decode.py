@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import struct
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -58,9 +59,9 @@ def load_audio(
     """
     path = Path(path)
     info = open_checked(path)
-    limit = None if max_seconds is None else int(max_seconds * info.samplerate)
-    resample = _Resampler(info.samplerate, cfg.sample_rate)
-    out = _Buffer(first_capacity(path, info, limit, cfg.sample_rate / info.samplerate))
+    limit = None if max_seconds is None else int(max_seconds * info.sample_rate)
+    resample = _Resampler(info.sample_rate, cfg.sample_rate)
+    out = _Buffer(first_capacity(path, info, limit, cfg.sample_rate / info.sample_rate))
     for mono in mono_blocks(path, info.channels, limit):
         out.append(resample(mono))
     out.append(resample.flush())
@@ -68,8 +69,18 @@ def load_audio(
 
 
 # ---------------------------------------------------------------------------- step 1: the header
-def open_checked(path: Path) -> sf._SoundFileInfo:
-    """libsndfile's view of the file after the checks that need no decoding: it exists, is not
+@dataclass(frozen=True)
+class StreamInfo:
+    """What a file's header says about its audio stream (after `open_checked` accepted it)."""
+
+    sample_rate: int
+    channels: int
+    frames: int  # claimed; may exceed what the file holds
+    subtype: str  # libsndfile's sample format, e.g. PCM_16, FLOAT, VORBIS, MPEG_LAYER_III
+
+
+def open_checked(path: Path) -> StreamInfo:
+    """The file's stream header after the checks that need no decoding: it exists, is not
     empty, its header (our own RIFF/STREAMINFO reading, then libsndfile's) is within sane bounds."""
     if not path.exists():
         raise AudioError(f"broken symlink (target missing: {os.readlink(path)})" if path.is_symlink()
@@ -89,7 +100,7 @@ def open_checked(path: Path) -> sf._SoundFileInfo:
     problem = header_problem(info.samplerate, info.channels, info.frames, size)
     if problem:
         raise AudioError(f"invalid header ({problem})")
-    return info
+    return StreamInfo(info.samplerate, info.channels, info.frames, info.subtype)
 
 
 def header_problem(sample_rate: int, channels: int, frames: int, file_size: int, bits: int | None = None) -> str:
@@ -159,7 +170,7 @@ def _flac_streaminfo(body: bytes) -> tuple[int, int, int, int]:
     return packed >> 44, ((packed >> 41) & 0x7) + 1, ((packed >> 36) & 0x1F) + 1, packed & ((1 << 36) - 1)
 
 
-def first_capacity(path: Path, info: sf._SoundFileInfo, limit: int | None, ratio: float) -> int:
+def first_capacity(path: Path, info: StreamInfo, limit: int | None, ratio: float) -> int:
     """Output samples to allocate before decoding: the header's frame count, but never more than
     the file's bytes can hold (exactly for PCM, a generous guess for compressed codecs)."""
     size = path.stat().st_size
