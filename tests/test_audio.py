@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import tracemalloc
+
 import numpy as np
 import pytest
+import soundfile as sf
 
 from core.audio.decode import AudioError, is_audio_path, load_audio, peak_abs, segment_starts
 from tests.helpers.audio import (
@@ -11,13 +14,18 @@ from tests.helpers.audio import (
     demo_excerpt,
     demo_files,
     noise,
+    patch_wav_fmt,
+    set_flac_total_samples,
     tone,
+    write_flac,
     write_mp3,
     write_no_audio_mp3,
     write_nonfinite_wav,
     write_text_as_mp3,
+    write_truncated_flac,
     write_truncated_mp3,
     write_wav,
+    write_wav_claiming_1_hz,
 )
 
 
@@ -122,6 +130,107 @@ def test_wav_with_nan_or_inf(tmp_path, value):
 def test_wav_with_header_but_no_samples(tmp_path):
     with pytest.raises(AudioError, match="no audio samples"):
         load_audio(write_wav(tmp_path / "zero.wav", np.zeros(0, np.float32)))
+
+
+# ------------------------------------------------------------------ crafted headers (issue 9, item 1)
+def test_wav_header_claiming_1_hz_is_refused_before_decoding(tmp_path):
+    """The issue's recipe: decoding it resampled 3 s at '1 Hz' to 22,050x its length (soxr died at 8.7 GB)."""
+    path = write_wav_claiming_1_hz(tmp_path / "1hz.wav")
+    assert sf.info(str(path)).samplerate == 1  # libsndfile accepts the header as it is
+    tracemalloc.start()
+    try:
+        with pytest.raises(AudioError, match=r"^invalid header \(sample rate 1 Hz\)$"):
+            load_audio(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 5 * 2**20  # nothing was decoded or allocated from the header
+
+
+@pytest.mark.parametrize(
+    ("fields", "reason"),
+    [
+        ({"sample_rate": 500}, "invalid header (sample rate 500 Hz)"),
+        ({"sample_rate": 2_000_000}, "invalid header (sample rate 2000000 Hz)"),
+        ({"channels": 0}, "invalid header (0 channels)"),
+        ({"channels": 1000}, "invalid header (1000 channels)"),
+        ({"bits": 0}, "invalid header (0 bits per sample)"),
+    ],
+)
+def test_wav_header_out_of_bounds(tmp_path, fields, reason):
+    path = patch_wav_fmt(write_wav(tmp_path / "x.wav", tone(440, 2.0)), **fields)
+    with pytest.raises(AudioError) as err:
+        load_audio(path)
+    assert str(err.value) == reason
+
+
+@pytest.mark.parametrize("rate", [1000, 8000, 96000, 768000])
+def test_wav_sample_rates_inside_the_bounds_decode(tmp_path, rate):
+    y = load_audio(write_wav(tmp_path / "r.wav", tone(220, 1.5, rate), rate))
+    assert abs(y.size - 1.5 * SR) <= 2
+
+
+def test_flac_claiming_2_pow_36_samples_is_refused(tmp_path):
+    """STREAMINFO claims 2^36 samples (36 days at 22 kHz) in a 2-s file: refused, not 'MemoryError: 256 GiB'."""
+    path = set_flac_total_samples(write_flac(tmp_path / "big.flac", noise(2.0)), 1 << 36)
+    assert sf.info(str(path)).frames == (1 << 36) - 1
+    with pytest.raises(AudioError, match=r"^invalid header \(claims 68,719,476,735 frames; a [\d,]+-byte file "
+                                         r"holds at most [\d,]+\)$"):
+        load_audio(path)
+
+
+def test_flac_claiming_more_than_24_hours_is_refused(tmp_path):
+    path = write_flac(tmp_path / "long.flac", noise(8.0))  # big enough to hold 25 h at 8,192 frames per byte
+    set_flac_total_samples(path, 25 * 3600 * SR)
+    with pytest.raises(AudioError, match=r"^invalid header \(claims 25\.0 hours; at most 24 are accepted\)$"):
+        load_audio(path)
+
+
+def test_memory_is_bounded_by_the_file_not_by_the_header(tmp_path):
+    """A FLAC whose header claims 50x its real length (plausible for the file size, so it is decoded):
+    the output buffer is sized from the file, not from the claim (which would be 1.8 GB here)."""
+    src = demo_excerpt(2, 4.0, sr=44100).mean(1)
+    path = write_flac(tmp_path / "claims.flac", src, 44100)
+    claimed = int(src.size * 50)
+    set_flac_total_samples(path, claimed)
+    tracemalloc.start()
+    try:
+        y = load_audio(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert abs(y.size / SR - 4.0) < 0.05  # what the file really holds
+    assert peak < 40 * 2**20, peak / 2**20  # the claim would have reserved claimed * 0.5 * 4 bytes
+
+
+# ------------------------------------------------------------------ truncated FLAC (issue 9, item 5)
+def test_truncated_flac_keeps_the_decoded_part(tmp_path):
+    """Real music as 44.1 kHz stereo FLAC cut at half its bytes: like MP3/OGG/WAV, what decodes is kept."""
+    path = write_truncated_flac(tmp_path / "cut.flac", demo_excerpt(1, 8.0), 44100, keep=0.5)
+    y = load_audio(path)
+    assert 3.0 < y.size / SR < 5.0  # about half of the 8 s
+    full = load_audio(write_flac(tmp_path / "full.flac", demo_excerpt(1, 8.0), 44100))
+    n = y.size - SR // 10  # the kept part is the start of the track, sample for sample (up to the resampler tail)
+    np.testing.assert_allclose(y[:n], full[:n], atol=1e-4)
+
+
+def test_flac_cut_inside_its_first_frame_is_refused(tmp_path):
+    path = write_truncated_flac(tmp_path / "stub.flac", demo_excerpt(1, 8.0), 44100, keep=0.01)
+    with pytest.raises(AudioError, match="decode failed"):
+        load_audio(path)
+
+
+# ------------------------------------------------------------------ symlinks (issue 9, item 6)
+def test_dangling_symlink(tmp_path):
+    (tmp_path / "link.wav").symlink_to(tmp_path / "gone.wav")
+    with pytest.raises(AudioError, match=r"^broken symlink \(target missing: .*gone\.wav\)$"):
+        load_audio(tmp_path / "link.wav")
+
+
+def test_symlink_to_a_real_file_decodes(tmp_path):
+    write_wav(tmp_path / "real.wav", tone(440, 1.0))
+    (tmp_path / "link.wav").symlink_to(tmp_path / "real.wav")
+    assert load_audio(tmp_path / "link.wav").size == SR
 
 
 # ------------------------------------------------------------------ helpers

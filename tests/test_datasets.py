@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import re
+
 import pandas as pd
 import pytest
 
@@ -15,6 +18,7 @@ from core.audio.catalogs import (
     folder_catalog,
     gtzan_catalog,
     hash_split,
+    label_path_key,
     make_catalog,
     musiccaps_catalog,
     read_fma_tracks,
@@ -166,6 +170,142 @@ def test_folder_labels_csv_without_path_column(tmp_path):
     pd.DataFrame({"file": ["a.wav"]}).to_csv(tmp_path / "labels.csv", index=False)
     with pytest.raises(CatalogError, match="lacks required column: path"):
         folder_catalog(tmp_path, tmp_path / "labels.csv")
+
+
+# ------------------------------------------------------------------------------ bad labels CSVs (issue 9, item 7)
+LATIN1 = "path,genre,artist\na.wav,jazz,Beyonc\u00e9\n".encode("latin-1")
+BAD_LABELS = {
+    "empty": (b"", r"labels CSV .*labels\.csv is empty: not even a header row \(nothing written\)$"),
+    "latin-1": (LATIN1, r"labels CSV .*labels\.csv is not UTF-8 text \(byte 0xe9\); save it as UTF-8"),
+    "ragged": (b"path,genre\na.wav,jazz\nb.wav,rock,extra,more\n",
+               r"labels CSV .*labels\.csv has a ragged row: line 3 has 4 fields, the header 2 \(nothing"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_LABELS))
+def test_prepare_refuses_an_unreadable_labels_csv(tmp_path, capsys, case):
+    content, reason = BAD_LABELS[case]
+    write_wav(tmp_path / "in" / "a.wav", tone(440, 0.1))
+    (tmp_path / "labels.csv").write_bytes(content)
+    out = tmp_path / "out"
+    rc = prepare_main(["--dataset", "folder", "--root", str(tmp_path / "in"), "--labels", str(tmp_path / "labels.csv"),
+                       "--out", str(out), "--quiet"])
+    err = capsys.readouterr().err
+    assert rc == 2 and not out.exists()
+    assert len(err.strip().splitlines()) == 1 and err.startswith("error: ") and "Traceback" not in err
+    assert re.search(reason, err.strip()), err
+
+
+def test_prepare_refuses_a_labels_path_that_does_not_exist(tmp_path, capsys):
+    write_wav(tmp_path / "in" / "a.wav", tone(440, 0.1))
+    rc = prepare_main(["--dataset", "folder", "--root", str(tmp_path / "in"), "--labels", str(tmp_path / "nope.csv"),
+                       "--out", str(tmp_path / "out"), "--quiet"])
+    err = capsys.readouterr().err
+    assert rc == 2 and not (tmp_path / "out").exists() and len(err.strip().splitlines()) == 1
+    assert f"labels CSV not found: {tmp_path / 'nope.csv'}" in err
+
+
+def test_prepare_refuses_a_musiccaps_root_without_captions(tmp_path, capsys):
+    write_wav(tmp_path / "mc" / "audio" / "abc.wav", tone(440, 0.1))
+    rc = prepare_main(["--dataset", "musiccaps", "--root", str(tmp_path / "mc"), "--out", str(tmp_path / "out"),
+                       "--quiet"])
+    err = capsys.readouterr().err
+    assert rc == 2 and not (tmp_path / "out").exists() and len(err.strip().splitlines()) == 1
+    assert f"MusicCaps captions.csv not found: {tmp_path / 'mc' / 'captions.csv'}" in err
+
+
+@pytest.mark.parametrize("case", sorted(BAD_LABELS))
+def test_musiccaps_captions_unreadable(tmp_path, case):
+    (tmp_path / "captions.csv").write_bytes(BAD_LABELS[case][0])
+    with pytest.raises(CatalogError, match="MusicCaps captions.csv"):
+        musiccaps_catalog(tmp_path)
+
+
+def test_labels_csv_with_duplicate_paths_is_refused_naming_them(tmp_path, capsys):
+    write_wav(tmp_path / "in" / "x" / "a.wav", tone(440, 0.1))
+    write_wav(tmp_path / "in" / "b.wav", tone(440, 0.1))
+    (tmp_path / "labels.csv").write_text("path,genre\nx/a.wav,jazz\nb.wav,rock\n./x/a.wav,pop\nb.wav,rock\n")
+    rc = prepare_main(["--dataset", "folder", "--root", str(tmp_path / "in"), "--labels", str(tmp_path / "labels.csv"),
+                       "--out", str(tmp_path / "out"), "--quiet"])
+    err = capsys.readouterr().err
+    assert rc == 2 and not (tmp_path / "out").exists() and len(err.strip().splitlines()) == 1
+    assert "2 paths have more than one row: x/a.wav (lines 2, 4), b.wav (lines 3, 5)" in err
+
+
+def test_labels_paths_outside_the_root_or_absolute_are_listed_with_a_reason(tmp_path):
+    root = tmp_path / "in"
+    write_wav(root / "sub" / "a.wav", tone(440, 0.1))
+    write_wav(root / "b.wav", tone(440, 0.1))
+    write_wav(tmp_path / "x.wav", tone(440, 0.1))  # exists, but outside the root
+    rows = [("../x.wav", "out"), ("/etc/passwd", "abs"), (str(root / "b.wav"), "abs-inside"),
+            ("..\\y.wav", "out-backslash"), ("C:\\music\\c.wav", "windows"), ("sub\\a.wav", "jazz"),
+            ("sub/../../z.wav", "out-dotdot")]
+    pd.DataFrame(rows, columns=["path", "genre"]).to_csv(tmp_path / "labels.csv", index=False)
+    cat = folder_catalog(root, tmp_path / "labels.csv")
+    assert_catalog_schema(cat)
+    status = dict(zip(cat["path"], cat["status"]))
+    by_id = cat.set_index("track_id")
+    assert by_id.loc["sub/a", ["genre", "status"]].tolist() == ["jazz", "ok"]  # backslashes read as folders
+    assert by_id.loc["b", ["genre", "status"]].tolist() == ["", "ok"]  # the absolute row applied nothing
+    reasons = {r: s for r, s in zip(cat["track_id"], cat["status"]) if s != "ok"}
+    assert sorted(reasons.values()) == sorted([
+        "outside the dataset root (../x.wav)", "absolute path not allowed (/etc/passwd)",
+        f"absolute path not allowed ({root / 'b.wav'})", "outside the dataset root (..\\y.wav)",
+        "absolute path not allowed (C:\\music\\c.wav)", "outside the dataset root (sub/../../z.wav)"])
+    assert not any(s == "missing audio file" for s in status.values())
+    assert all(not str(p).startswith(str(tmp_path / "x")) for p in cat.loc[cat["status"] == "ok", "path"])
+
+
+@pytest.mark.parametrize(
+    ("raw", "key", "problem"),
+    [("x/a.wav", "x/a.wav", ""), ("./x//a.wav", "x/a.wav", ""), ("x\\a.wav", "x/a.wav", ""),
+     ("x/../a.wav", "a.wav", ""), ("../a.wav", "../a.wav", "outside the dataset root"),
+     ("..", "..", "outside the dataset root"), ("/etc/passwd", "/etc/passwd", "absolute path not allowed"),
+     ("\\\\server\\share\\a.wav", "//server/share/a.wav", "absolute path not allowed"),
+     ("C:a.wav", "C:a.wav", "absolute path not allowed"), ("d:/m/a.wav", "d:/m/a.wav", "absolute path not allowed")],
+)
+def test_label_path_key(raw, key, problem):
+    assert label_path_key(raw) == (key, problem)
+
+
+def test_labels_csv_with_an_empty_path_is_refused(tmp_path):
+    write_wav(tmp_path / "a.wav", tone(440, 0.1))
+    (tmp_path / "labels.csv").write_text("path,genre\na.wav,jazz\n,rock\n")
+    with pytest.raises(CatalogError, match=r"labels\.csv line 3: empty path$"):
+        folder_catalog(tmp_path, tmp_path / "labels.csv")
+
+
+def test_musiccaps_ytid_leading_outside_the_root(tmp_path):
+    write_wav(tmp_path / "audio" / "abc.wav", tone(440, 0.1))
+    write_wav(tmp_path / "secret.wav", tone(440, 0.1))
+    pd.DataFrame({"ytid": ["abc", "../secret"], "aspect_list": ["['jazz']", "['rock']"]}).to_csv(
+        tmp_path / "captions.csv", index=False)
+    by_id = musiccaps_catalog(tmp_path).set_index("track_id")
+    assert by_id.loc["abc", "status"] == "ok" and by_id.loc["../secret", "status"] == "outside the dataset root"
+
+
+def test_prepare_lists_unsafe_label_paths_in_the_summary(tmp_path):
+    root = tmp_path / "in"
+    write_wav(root / "a.wav", 0.5 * tone(440, 2.0) + 0.01)
+    (tmp_path / "labels.csv").write_text("path,genre\na.wav,jazz\n../x.wav,pop\n/etc/passwd,rock\n")
+    out = tmp_path / "out"
+    rc = prepare_main(["--dataset", "folder", "--root", str(root), "--labels", str(tmp_path / "labels.csv"),
+                       "--out", str(out), "--workers", "1", "--quiet"])
+    assert rc == 0
+    summary = json.loads((out / "prepare_summary.json").read_text())
+    assert summary["reasons"] == {"outside the dataset root": 1, "absolute path not allowed": 1}
+
+
+# ------------------------------------------------------------------------------ symlinks (issue 9, item 6)
+def test_folder_catalog_lists_a_dangling_symlink(tmp_path):
+    write_wav(tmp_path / "a.wav", tone(440, 0.1))
+    (tmp_path / "gone.wav").symlink_to(tmp_path / "deleted.wav")
+    (tmp_path / "notes.txt").symlink_to(tmp_path / "deleted.txt")  # not named like audio: not a track
+    (tmp_path / "real.wav").symlink_to(tmp_path / "a.wav")
+    by_id = folder_catalog(tmp_path).set_index("track_id")
+    assert sorted(by_id.index) == ["a", "gone", "real"]
+    assert by_id.loc["gone", "status"] == f"broken symlink (target missing: {tmp_path / 'deleted.wav'})"
+    assert by_id.loc["real", "status"] == "ok"
 
 
 # ------------------------------------------------------------------------------ MusicCaps

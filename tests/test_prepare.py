@@ -21,7 +21,18 @@ from core.audio.cache import FeatureCache, part_path
 from core.audio.catalogs import build_catalog
 from core.audio.config import DEFAULT_AUDIO, AudioConfig
 from core.audio.prepare import prepare_dataset, process_track
-from tests.helpers.audio import seed_bad_folder, write_long_wav, write_music_folder, write_wav
+from tests.helpers.audio import (
+    demo_excerpt,
+    noise,
+    seed_bad_folder,
+    set_flac_total_samples,
+    write_flac,
+    write_long_wav,
+    write_music_folder,
+    write_truncated_flac,
+    write_wav,
+    write_wav_claiming_1_hz,
+)
 from train.prepare import main as prepare_main
 from train.prepare import parse_shard
 
@@ -145,36 +156,119 @@ def test_folder_of_only_bad_files_gives_an_empty_readable_cache(tmp_path):
         assert f.stat().st_mode & 0o777 == 0o666 & ~mask, f
 
 
+# ------------------------------------------------------------------ issue 9: crafted headers, truncated FLAC, symlinks
+def test_process_track_refuses_crafted_headers(tmp_path):
+    wav = write_wav_claiming_1_hz(tmp_path / "1hz.wav")
+    flac = set_flac_total_samples(write_flac(tmp_path / "big.flac", noise(2.0)), 1 << 36)
+    assert process_track("a", str(wav), str(tmp_path / "a.npz"), "fp", DEFAULT_AUDIO) == \
+        "invalid header (sample rate 1 Hz)"
+    status = process_track("b", str(flac), str(tmp_path / "b.npz"), "fp", DEFAULT_AUDIO)
+    assert status.startswith("invalid header (claims 68,719,476,735 frames; a ") and "MemoryError" not in status
+    assert core.audio.cache.read_part_meta(tmp_path / "b.npz")["status"] == status
+
+
+def test_crafted_headers_truncated_flac_and_dangling_symlink_through_the_cli(tmp_path, capsys):
+    """The issue's 1-Hz WAV (soxr segfaulted at 8.7 GB), a FLAC claiming 2^36 samples (MemoryError 256 GiB),
+    a FLAC cut at half (was dropped whole) and a dangling symlink (vanished): rc 0, every one listed."""
+    src = tmp_path / "in"
+    write_wav(src / "good.wav", demo_excerpt(0, 6.0, sr=22050).mean(1))
+    write_wav_claiming_1_hz(src / "crafted" / "1hz.wav")
+    set_flac_total_samples(write_flac(src / "crafted" / "big.flac", noise(2.0)), 1 << 36)
+    write_truncated_flac(src / "cut.flac", demo_excerpt(1, 12.0), 44100, keep=0.5)
+    (src / "link.wav").symlink_to(src / "deleted.wav")
+    out = tmp_path / "out"
+    rc = prepare_main(["--dataset", "folder", "--root", str(src), "--out", str(out), "--workers", "1", "--quiet"])
+    assert rc == 0
+    cat = core.audio.cache.load_catalog(out).set_index("track_id")
+    assert cat.loc["crafted/1hz", "status"] == "invalid header (sample rate 1 Hz)"
+    assert cat.loc["crafted/big", "status"].startswith("invalid header (claims 68,719,476,735 frames")
+    assert cat.loc["link", "status"] == f"broken symlink (target missing: {src / 'deleted.wav'})"
+    assert cat.loc["cut", "status"] == "ok" and 4.5 < cat.loc["cut", "duration_s"] < 7.5
+    assert cat.loc["good", "status"] == "ok"
+    summary = json.loads((out / "prepare_summary.json").read_text())
+    assert summary["reasons"] == {"invalid header": 2, "broken symlink": 1}
+    assert {r["track_id"]: r["status"] for r in summary["skipped_files"]}["crafted/1hz"] == \
+        "invalid header (sample rate 1 Hz)"
+    assert set(assert_consistent(out).tracks["track_id"]) == {"good", "cut"}
+    assert "invalid header" in capsys.readouterr().out
+
+
 # ------------------------------------------------------------------ resume
 def test_resume_does_no_repeated_work(tmp_path, music_folder, monkeypatch):
     src = tmp_path / "in"
     shutil.copytree(music_folder[0], src)
-    (src / "empty.wav").write_bytes(b"")  # a bad file is remembered too, not decoded again
+    (src / "empty.wav").write_bytes(b"")  # a bad file is tried again on every run (only successes are reused)
     out = tmp_path / "out"
     n = len(music_folder[1]) + 1
     first = prepare_dataset(build_catalog("folder", src), out, workers=1, progress=False)
     assert (first.computed, first.reused) == (n, 0)
     before_parts, before_cache = part_mtimes(out), cache_bytes(out)
     assert len(before_parts) == n
+    empty_part = part_path(out, "empty").name
 
     calls = []
     real = core.audio.prepare.process_track
     monkeypatch.setattr(core.audio.prepare, "process_track", lambda *a: calls.append(a[0]) or real(*a))
     second = prepare_dataset(build_catalog("folder", src), out, workers=1, progress=False)
-    assert (second.computed, second.reused) == (0, n) and calls == []
-    assert part_mtimes(out) == before_parts  # no part rewritten
+    assert (second.computed, second.reused) == (1, n - 1) and calls == ["empty"]
+    after = part_mtimes(out)
+    assert [k for k in after if after[k] != before_parts[k]] == [empty_part]  # no ok part rewritten
     assert cache_bytes(out) == before_cache
     summary = json.loads((out / "prepare_summary.json").read_text())
-    assert (summary["computed_this_run"], summary["reused_from_earlier_runs"]) == (0, n)
+    assert (summary["computed_this_run"], summary["reused_from_earlier_runs"]) == (1, n - 1)
 
-    # a changed source file (new size/mtime) is recomputed, and only it
+    # a changed source file (new size/mtime) is recomputed, and only it (with the bad file)
+    calls.clear()
+    before_parts = part_mtimes(out)
     changed = src / "calm" / "clip00.wav"
     write_wav(changed, np.zeros(22050 * 2, np.float32) + np.float32(0.25) * np.sin(np.arange(44100) / 5.0))
     third = prepare_dataset(build_catalog("folder", src), out, workers=1, progress=False)
-    assert (third.computed, third.reused) == (1, n - 1) and calls == ["calm/clip00"]
+    assert (third.computed, third.reused) == (2, n - 2) and sorted(calls) == ["calm/clip00", "empty"]
     after = part_mtimes(out)
-    assert [k for k in after if after[k] != before_parts[k]] == [part_path(out, "calm/clip00").name]
+    assert sorted(k for k in after if after[k] != before_parts[k]) == sorted(
+        [part_path(out, "calm/clip00").name, empty_part])
     assert third.catalog.set_index("track_id").loc["calm/clip00", "duration_s"] == 2.0
+
+
+def test_a_failed_track_is_retried_on_the_next_run(tmp_path, music_folder, monkeypatch):
+    """A file that could not be read (PermissionError, as an unreadable file gives; tests run as root, so the
+    refusal is simulated where prepare decodes) is retried once fixed: chmod changes neither size nor mtime."""
+    src = tmp_path / "in"
+    shutil.copytree(music_folder[0], src)
+    victim = src / "loud" / "clip01.wav"
+    out = tmp_path / "out"
+    real_load = core.audio.prepare.load_audio
+
+    def refusing_load(path, *args, **kwargs):
+        if Path(path) == victim:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_load(path, *args, **kwargs)
+
+    monkeypatch.setattr(core.audio.prepare, "load_audio", refusing_load)
+    first = prepare_dataset(build_catalog("folder", src), out, workers=1, progress=False)
+    status = first.catalog.set_index("track_id").loc["loud/clip01", "status"]
+    assert status.startswith("failed: PermissionError: [Errno 13] Permission denied")
+    stamp = victim.stat().st_mtime_ns
+    monkeypatch.undo()  # permissions fixed; the file itself is unchanged
+    assert victim.stat().st_mtime_ns == stamp
+    second = prepare_dataset(build_catalog("folder", src), out, workers=1, progress=False)
+    assert (second.computed, second.reused) == (1, len(music_folder[1]) - 1)
+    assert second.catalog.set_index("track_id").loc["loud/clip01", "status"] == "ok"
+    assert "loud/clip01" in set(assert_consistent(out).tracks["track_id"])
+
+
+def test_needs_compute_reuses_only_matching_successes(tmp_path):
+    from core.audio.cache import write_part
+    from core.audio.prepare import needs_compute
+
+    ok, bad = tmp_path / "ok.npz", tmp_path / "bad.npz"
+    write_part(ok, status=np.array("ok"), fingerprint=np.array("fp1"), duration_s=np.array(3.0))
+    write_part(bad, status=np.array("failed: OSError: x"), fingerprint=np.array("fp1"), duration_s=np.array(0.0))
+    (tmp_path / "junk.npz").write_bytes(b"not a zip")
+    assert not needs_compute(ok, "fp1")
+    assert needs_compute(ok, "fp2")  # source or settings changed
+    assert needs_compute(bad, "fp1")  # failures are retried
+    assert needs_compute(tmp_path / "junk.npz", "fp1") and needs_compute(tmp_path / "absent.npz", "fp1")
 
 
 def test_changed_audio_settings_recompute_everything(tmp_path, music_folder):
@@ -247,7 +341,7 @@ def test_sigkilled_run_resumes_to_the_same_cache(tmp_path, shared_data, gtzan_mi
     """A real `kill -9` of `python -m train.prepare` mid-run, then a re-run: same bytes as one clean run."""
     root, out = shared_data / "gtzan_mini", tmp_path / "gtzan"
     cmd = [sys.executable, "-m", "train.prepare", "--dataset", "gtzan", "--root", str(root), "--out", str(out),
-           "--gtzan-split", "block", "--workers", "1", "--quiet"]
+           "--gtzan-split", "block", "--workers", "1", "--quiet"]  # the split of gtzan_mini_dir
     # same environment as this process (BLAS thread count changes float rounding in the last bit)
     proc = subprocess.Popen(cmd, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -304,6 +398,44 @@ def test_interrupted_merge_keeps_the_previous_cache(tmp_path, music_folder, monk
     res = prepare_dataset(build_catalog("folder", src), out, workers=1, progress=False)
     assert (res.computed, res.reused) == (0, 7)  # the extra track's part was written before the merge died
     assert "calm/extra" in set(assert_consistent(out).tracks["track_id"])
+
+
+def test_killed_merge_only_leaves_no_cache_folder_behind(tmp_path, music_folder, reference_run):
+    """A real SIGKILL while `--merge-only` writes mels.npy leaves `.cache-*`; the next run removes it."""
+    out = tmp_path / "out"
+    shutil.copytree(reference_run / "parts", out / "parts")
+    args = ["--dataset", "folder", "--root", str(music_folder[0]), "--out", str(out), "--workers", "1", "--quiet",
+            "--merge-only"]
+    script = textwrap.dedent(f"""
+        import os, signal
+        import numpy as np
+        def killed(path, *a, **k):
+            open(path, "wb").write(b"half a memmap")
+            os.kill(os.getpid(), signal.SIGKILL)
+        np.lib.format.open_memmap = killed
+        from train.prepare import main
+        main({args!r})
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
+                          capture_output=True, timeout=120)
+    assert proc.returncode == -9
+    left = [p.name for p in out.iterdir() if p.name.startswith(".cache-")]
+    assert len(left) == 1 and (out / left[0] / "mels.npy").exists()  # what a killed merge leaves
+    assert prepare_main(args) == 0
+    assert not [p for p in out.iterdir() if p.name.startswith(".cache-")]
+    assert cache_bytes(out) == cache_bytes(reference_run)
+
+
+def test_a_running_merge_folder_is_not_cleaned(tmp_path):
+    from core.audio.cache import clean_stale_merges, new_merge_folder
+
+    mine = new_merge_folder(tmp_path)  # this process is alive: its folder stays
+    legacy = tmp_path / ".cache-k2j4x9"  # a leftover of an older version (no owner in the name)
+    legacy.mkdir()
+    dead = tmp_path / mine.name.replace(f"-{os.getpid()}-", "-999999999-")
+    dead.mkdir()
+    assert sorted(p.name for p in clean_stale_merges(tmp_path)) == sorted([legacy.name, dead.name])
+    assert mine.is_dir() and not legacy.exists() and not dead.exists()
 
 
 def test_merge_of_a_filtered_catalog(tmp_path, music_folder, reference_run):

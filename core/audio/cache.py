@@ -13,7 +13,9 @@ import json
 import os
 import re
 import shutil
+import socket
 import tempfile
+import time
 import zipfile
 from dataclasses import asdict
 from functools import cached_property
@@ -102,8 +104,8 @@ def merge_parts(ds_dir: Path, catalog: pd.DataFrame, cfg: AudioConfig, baseline_
         n_segments += len(starts)
     catalog["row"] = rows
     final = ds_dir / "cache"
-    tmp = Path(tempfile.mkdtemp(dir=ds_dir, prefix=".cache-"))
-    os.chmod(tmp, umask_mode(0o777))  # mkdtemp makes 0700 folders
+    clean_stale_merges(ds_dir)
+    tmp = new_merge_folder(ds_dir)
     try:
         _write_cache(tmp, catalog, rows, plan, n_segments, n_ok, cfg, baseline_names)
     except BaseException:
@@ -116,6 +118,47 @@ def merge_parts(ds_dir: Path, catalog: pd.DataFrame, cfg: AudioConfig, baseline_
     tmp.rename(final)
     shutil.rmtree(old, ignore_errors=True)
     return catalog
+
+
+def _host_tag() -> str:
+    """Short, file-name-safe tag of this machine (shards may merge on several hosts of one file system)."""
+    return hashlib.sha1(socket.gethostname().encode()).hexdigest()[:8]
+
+
+def new_merge_folder(ds_dir: Path) -> Path:
+    """A fresh `.cache-<host>-<pid>-<random>` folder for a merge to write into; the owner in the
+    name lets a later run tell a killed merge's leftover from a merge still running."""
+    tmp = Path(tempfile.mkdtemp(dir=ds_dir, prefix=f".cache-{_host_tag()}-{os.getpid()}-"))
+    os.chmod(tmp, umask_mode(0o777))  # mkdtemp makes 0700 folders
+    return tmp
+
+
+def clean_stale_merges(ds_dir: Path, foreign_after_s: float = 24 * 3600) -> list[Path]:
+    """Remove the `.cache-*` folders of merges that were killed (SIGKILL, power loss) and return them:
+    this host's whose process is gone, other hosts' untouched for `foreign_after_s`, and leftovers
+    of older versions (no owner in the name). A merge still running keeps its folder."""
+    removed = []
+    for p in Path(ds_dir).glob(".cache-*"):
+        if p.is_dir() and _merge_is_stale(p, foreign_after_s):
+            shutil.rmtree(p, ignore_errors=True)
+            removed.append(p)
+    return removed
+
+
+def _merge_is_stale(folder: Path, foreign_after_s: float) -> bool:
+    """Whether the merge that owns `folder` has ended without cleaning up."""
+    m = re.fullmatch(r"\.cache-([0-9a-f]{8})-(\d+)-.+", folder.name)
+    if m is None:
+        return True
+    if m.group(1) != _host_tag():
+        return time.time() - folder.stat().st_mtime > foreign_after_s
+    try:
+        os.kill(int(m.group(2)), 0)  # signal 0: only asks whether the process exists
+    except (ProcessLookupError, OverflowError):
+        return True
+    except PermissionError:
+        return False  # alive, another user's
+    return False
 
 
 def _write_cache(tmp: Path, catalog: pd.DataFrame, rows: np.ndarray, plan: list, n_segments: int, n_ok: int,

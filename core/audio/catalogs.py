@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import os
+import posixpath
 import re
-from collections import Counter
+from collections import Counter, defaultdict
 from pathlib import Path
 
 import pandas as pd
@@ -194,39 +196,114 @@ def gtzan_catalog(root: Path, artists_csv: Path | None = None, split_file: Path 
     return make_catalog(rows)
 
 
+# ---------------------------------------------------------------------------- metadata CSVs
+def read_metadata_csv(path: Path, what: str) -> pd.DataFrame:
+    """A user-given metadata CSV as text cells ('' for empty), or CatalogError with a one-line reason:
+    not found, empty, not UTF-8 (a BOM is fine), or a row with more fields than the header."""
+    path = Path(path)
+    if not path.is_file():
+        raise CatalogError(f"{what} not found: {path}")
+    try:
+        return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except pd.errors.EmptyDataError:
+        raise CatalogError(f"{what} {path} is empty: not even a header row") from None
+    except UnicodeDecodeError as exc:
+        byte = exc.object[exc.start] if exc.start < len(exc.object) else 0
+        raise CatalogError(f"{what} {path} is not UTF-8 text (byte 0x{byte:02x}); save it as UTF-8") from None
+    except pd.errors.ParserError as exc:
+        m = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
+        detail = f"line {m[2]} has {m[3]} fields, the header {m[1]}" if m else str(exc).strip().splitlines()[0]
+        raise CatalogError(f"{what} {path} has a ragged row: {detail}") from None
+    except (OSError, ValueError) as exc:
+        raise CatalogError(f"{what} {path} is not a readable CSV: {str(exc).strip()[:120]}") from None
+
+
+def label_path_key(raw: str) -> tuple[str, str]:
+    """(key, problem) of a labels-CSV path: the key is the normalised path relative to the root with
+    `/` separators (backslashes are read as separators); the problem is '' or why it is refused:
+    an absolute path (`/x`, `C:\\x`, `\\\\server`) or one leading outside the root (`../x`)."""
+    text = raw.strip().replace("\\", "/")
+    if text.startswith("/") or re.match(r"^[A-Za-z]:", text):
+        return text, "absolute path not allowed"
+    key = posixpath.normpath(text)
+    if key == ".." or key.startswith("../"):
+        return key, "outside the dataset root"
+    return key, ""
+
+
+def read_labels(labels_csv: Path) -> tuple[dict[str, dict], list[dict]]:
+    """A folder dataset's labels CSV as ({relative path: row}, [catalog rows of refused paths]).
+    Refuses (CatalogError) a CSV without a `path` column, with an empty path or with two rows for
+    one file (the duplicates are named): which row should win is the user's call."""
+    lab = read_metadata_csv(labels_csv, "labels CSV")
+    if "path" not in lab.columns:
+        raise CatalogError(f"{labels_csv} lacks required column: path")
+    labels, refused, lines = {}, [], defaultdict(list)
+    for line, rec in enumerate(lab.to_dict("records"), start=2):
+        if not rec["path"].strip():
+            raise CatalogError(f"{labels_csv} line {line}: empty path")
+        key, problem = label_path_key(rec["path"])
+        lines[key].append(line)
+        if problem:
+            refused.append(_row(key, rec["path"], genre=rec.get("genre", ""), title=rec.get("title", ""),
+                                status=f"{problem} ({rec['path']})"))
+        else:
+            labels[key] = rec
+    dups = {k: v for k, v in lines.items() if len(v) > 1}
+    if dups:
+        named = ", ".join(f"{k} (lines {', '.join(map(str, v))})" for k, v in list(dups.items())[:5])
+        more = f" and {len(dups) - 5} more" if len(dups) > 5 else ""
+        raise CatalogError(f"{labels_csv}: {len(dups)} path{'s have' if len(dups) > 1 else ' has'} more than one "
+                           f"row: {named}{more}; keep one row per file")
+    return labels, refused
+
+
 # ---------------------------------------------------------------------------- any folder
+def folder_audio(root: Path) -> tuple[list[Path], list[Path]]:
+    """The audio files under `root` and the audio-named symlinks whose target is missing."""
+    files, broken = [], []
+    for p in sorted(root.rglob("*")):
+        if not is_audio_path(p):
+            continue
+        if p.is_file():
+            files.append(p)
+        elif p.is_symlink() and not p.exists():
+            broken.append(p)
+    return files, broken
+
+
 def folder_catalog(root: Path, labels_csv: Path | None = None) -> pd.DataFrame:
     """Catalog of any folder of audio; labels from sub-folder names or a CSV
-    (path, genre, artist, title, tags) whose paths are relative to `root`."""
+    (path, genre, artist, title, tags) whose paths are relative to `root`. A dangling symlink,
+    and a label path that is absolute or leads outside `root`, is listed with its reason."""
     root = Path(root)
-    files = sorted(p for p in root.rglob("*") if p.is_file() and is_audio_path(p))
-    labels: dict[str, dict] = {}
-    if labels_csv is not None:
-        lab = pd.read_csv(labels_csv, dtype=str).fillna("")
-        if "path" not in lab.columns:
-            raise CatalogError(f"{labels_csv} lacks required column: path")
-        labels = {str(Path(r["path"])): r for r in lab.to_dict("records")}
+    files, broken = folder_audio(root)
+    labels, refused = read_labels(labels_csv) if labels_csv is not None else ({}, [])
     rows = []
-    stems = [p.relative_to(root).with_suffix("").as_posix() for p in files]
+    found = files + broken
+    stems = [p.relative_to(root).with_suffix("").as_posix() for p in found]
     clash = {t for t, c in Counter(stems).items() if c > 1}  # song.mp3 beside song.wav: ids keep the suffix
-    for path in files:
+    for path in found:
         rel = path.relative_to(root)
-        rec = labels.get(str(rel), {})
+        rec = labels.get(rel.as_posix(), {})
         genre = rec.get("genre") or (rel.parts[0] if len(rel.parts) > 1 else "")
         artist = rec.get("artist", "")
         track_id = rel.with_suffix("").as_posix()
         if track_id in clash:
             track_id = rel.as_posix()
+        status = f"broken symlink (target missing: {os.readlink(path)})" if path in broken else "ok"
         rows.append(_row(
             track_id, path, genre=genre, artist=artist, title=rec.get("title") or path.stem,
-            tags=rec.get("tags", ""), split=hash_split(artist or track_id),
+            tags=rec.get("tags", ""), split=hash_split(artist or track_id), status=status,
         ))
-    if labels:
-        seen = {str(p.relative_to(root)) for p in files}
-        for rel, rec in labels.items():
-            if rel not in seen:
-                rows.append(_row(Path(rel).with_suffix("").as_posix(), root / rel, genre=rec.get("genre", ""),
-                                 title=rec.get("title", ""), status="missing audio file"))
+    seen = {p.relative_to(root).as_posix() for p in found}
+    for rel, rec in labels.items():
+        if rel not in seen:
+            rows.append(_row(Path(rel).with_suffix("").as_posix(), root / rel, genre=rec.get("genre", ""),
+                             title=rec.get("title", ""), status="missing audio file"))
+    for row in refused:
+        row["track_id"] = Path(row["track_id"]).with_suffix("").as_posix()
+        rows.append(row)
     return make_catalog(rows)
 
 
@@ -235,20 +312,21 @@ def musiccaps_catalog(root: Path) -> pd.DataFrame:
     """Catalog of MusicCaps-style clips: tags = aspect list, genre = first genre-like
     aspect; AudioSet-eval clips form the test split, the rest hash into train/val."""
     root = Path(root)
-    caps = pd.read_csv(root / "captions.csv", dtype=str).fillna("")
+    caps = read_metadata_csv(root / "captions.csv", "MusicCaps captions.csv")
     for col in ("ytid", "aspect_list"):
         if col not in caps.columns:
             raise CatalogError(f"{root / 'captions.csv'} lacks required column: {col}")
     rows = []
     for rec in caps.to_dict("records"):
         aspects = [a.strip().lower() for a in _parse_list(rec["aspect_list"])]
-        path = _first_existing(root / "audio", rec["ytid"])
+        unsafe = "/" in rec["ytid"] or "\\" in rec["ytid"] or rec["ytid"] in ("", ".", "..")
+        path = root / "audio" / rec["ytid"] if unsafe else _first_existing(root / "audio", rec["ytid"])
         genre = next((a for a in aspects if any(w in a for w in GENRE_WORDS)), "")
         is_eval = rec.get("is_audioset_eval", "").lower() == "true"
+        status = "outside the dataset root" if unsafe else "ok" if path.exists() else "missing audio file"
         rows.append(_row(
             rec["ytid"], path, genre=genre, title=rec.get("caption", "")[:80], tags="|".join(aspects),
-            split="test" if is_eval else hash_split(rec["ytid"], val=0.15, test=0.0),
-            status="ok" if path.exists() else "missing audio file",
+            split="test" if is_eval else hash_split(rec["ytid"], val=0.15, test=0.0), status=status,
         ))
     return make_catalog(rows)
 

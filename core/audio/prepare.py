@@ -1,7 +1,8 @@
 """The prepare job: catalog -> decoded audio -> log-mels + baseline -> merged feature cache.
 
-Work is per track and idempotent: a track whose part file matches its source file and
-the audio settings is skipped, so a killed run resumes where it stopped. Tracks are
+Work is per track and idempotent: a track whose part file holds a success for the same
+source file and audio settings is skipped, so a killed run resumes where it stopped;
+failures are tried again on every run. Tracks are
 sharded by a stable hash of their id (`shard=(i, n)`), and a final merge assembles the
 cache from the parts of every shard. A bad file never stops the job: its reason is
 stored in its part and in the catalog's `status`, and counted in the summary.
@@ -71,6 +72,14 @@ def process_track(track_id: str, path: str, out_file: str, fingerprint: str, cfg
     return status
 
 
+def needs_compute(part_file: Path, fingerprint: str) -> bool:
+    """Whether a track must be (re)computed: only a readable part holding a success for the same
+    source file and settings is reused; a failure or a bad-file reason is tried again on every
+    run (a fixed permission or a newer decoder changes no file's size or mtime)."""
+    meta = read_part_meta(part_file) if Path(part_file).exists() else None
+    return meta is None or meta["fingerprint"] != fingerprint or meta["status"] != "ok"
+
+
 def _worker_init() -> None:
     """Keep each worker process to one thread so processes, not threads, use the cores."""
     import torch
@@ -105,8 +114,7 @@ def prepare_dataset(
             continue
         fp = source_fingerprint(rec.path, cfg)
         pfile = part_path(out_dir, rec.track_id)
-        meta = read_part_meta(pfile) if pfile.exists() else None
-        if meta is not None and meta["fingerprint"] == fp:
+        if not needs_compute(pfile, fp):
             reused += 1
             continue
         todo.append((rec.track_id, rec.path, str(pfile), fp, cfg))

@@ -8,6 +8,7 @@ libsndfile's LAME encoder (`soundfile.write(..., format="MP3")`).
 from __future__ import annotations
 
 import csv
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -122,6 +123,58 @@ def write_nonfinite_wav(path: Path, value: float = float("nan")) -> Path:
     x = tone(440, 2.0)
     x[SR // 2] = value
     return write_wav(path, x, SR, subtype="FLOAT")
+
+
+def write_wav_claiming_1_hz(path: Path, seconds: float = 3.0) -> Path:
+    """The crafted WAV of issue 9: a real 3-s 16-bit WAV, then bytes 24-27 (sample rate) set to 1
+    and 28-31 (byte rate) to 2, so the header is self-consistent but claims 1 Hz."""
+    write_wav(path, tone(440, seconds), SR, subtype="PCM_16")
+    data = bytearray(path.read_bytes())
+    data[24:28] = struct.pack("<I", 1)
+    data[28:32] = struct.pack("<I", 2)
+    path.write_bytes(bytes(data))
+    return path
+
+
+def patch_wav_fmt(path: Path, channels: int | None = None, sample_rate: int | None = None,
+                  bits: int | None = None) -> Path:
+    """Overwrite fields of a canonical 44-byte-header WAV's fmt chunk (channels, rate, bits)."""
+    data = bytearray(path.read_bytes())
+    assert data[12:16] == b"fmt ", "not a canonical WAV header"
+    if channels is not None:
+        data[22:24] = struct.pack("<H", channels)
+    if sample_rate is not None:
+        data[24:28] = struct.pack("<I", sample_rate)
+    if bits is not None:
+        data[34:36] = struct.pack("<H", bits)
+    path.write_bytes(bytes(data))
+    return path
+
+
+def write_flac(path: Path, audio: np.ndarray, sr: int = SR) -> Path:
+    """Encode audio as a real 16-bit FLAC (libsndfile + libFLAC)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(str(path), audio, sr, format="FLAC", subtype="PCM_16")
+    return path
+
+
+def set_flac_total_samples(path: Path, total: int) -> Path:
+    """Rewrite the 36-bit total-samples field of a FLAC's STREAMINFO block (the first metadata block)."""
+    data = bytearray(path.read_bytes())
+    assert data[:4] == b"fLaC" and data[4] & 0x7F == 0, "STREAMINFO is not the first block"
+    total = min(total, (1 << 36) - 1)  # the field has 36 bits
+    data[21] = (data[21] & 0xF0) | (total >> 32)
+    data[22:26] = (total & 0xFFFFFFFF).to_bytes(4, "big")
+    path.write_bytes(bytes(data))
+    return path
+
+
+def write_truncated_flac(path: Path, audio: np.ndarray, sr: int = SR, keep: float = 0.5) -> Path:
+    """A real FLAC cut off after `keep` of its bytes (a copy that stopped early)."""
+    write_flac(path, audio, sr)
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * keep)])
+    return path
 
 
 def seed_bad_folder(root: Path) -> tuple[dict[str, str], list[str]]:
