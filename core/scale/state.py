@@ -8,12 +8,15 @@ Dask workers are both long-lived processes, so a model is loaded once per worker
 from __future__ import annotations
 
 import contextlib
+import os
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 T = TypeVar("T")
 
+ONE_THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 _STATE: dict[str, Any] = {}
 _LOCK = threading.RLock()
 
@@ -35,15 +38,16 @@ def clear_worker_state() -> None:
 
 def _one_thread() -> bool:
     """Limit torch and the BLAS/OpenMP pools to one thread: processes, not threads, use the cores, and
-    every engine sums in the same order (a 2-thread BLAS matmul differs in the last bits: not byte-identical)."""
+    every engine sums in the same order (a 2-thread BLAS matmul differs in the last bits: not byte-identical).
+    Libraries loaded later read the environment; those already loaded are limited now."""
     from threadpoolctl import threadpool_limits
 
+    for var in ONE_THREAD_ENV:
+        os.environ[var] = "1"
     threadpool_limits(1)
-    try:
-        import torch
-    except ImportError:  # a task that does not need torch still runs
-        return False
-    torch.set_num_threads(1)
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(1)
     return True
 
 
