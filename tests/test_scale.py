@@ -168,3 +168,38 @@ def test_help_names_the_engine_flags(capsys):
     assert exc.value.code == 0
     text = capsys.readouterr().out
     assert "--engine {local,dask}" in text and "--scheduler ADDRESS" in text and "DASK_SCHEDULER_ADDRESS" in text
+
+
+def _embed_batches_args(ds: Path, tracks: list[tuple[str, str]], weights: Path) -> list[tuple]:
+    """train.embed's task arguments: batches of 2 tracks through fcn_msd, 10 s of each file."""
+    return [(str(ds), tracks[i : i + 2], ("fcn_msd",), str(weights), "cpu", 2, 10.0) for i in range(0, len(tracks), 2)]
+
+
+def test_embedding_on_dask_equals_local_and_loads_the_encoder_once_per_worker(cluster, shared_data, tmp_path):
+    embed = pytest.importorskip("core.encoders.embed", reason="train.embed's task (the encoders issue) is absent")
+    import numpy as np
+
+    from core.scale import LocalEngine, embed_batches
+
+    clips = sorted((shared_data / "gtzan_mini" / "genres_original").glob("*/*.00000.wav"))[:3]
+    tracks = [(c.stem, str(c)) for c in clips] + [("missing", str(tmp_path / "missing.wav"))]
+    weights = shared_data / "weights"
+    local = embed_batches(LocalEngine(1), _embed_batches_args(tmp_path / "local", tracks, weights), progress=False)
+    with open_engine(EngineConfig(engine="dask", scheduler=cluster[0])) as engine:
+        dask = embed_batches(engine, _embed_batches_args(tmp_path / "dask", tracks, weights), progress=False)
+    assert sorted((s.track_id, s.status, s.reason) for s in dask) == sorted((s.track_id, s.status, s.reason)
+                                                                             for s in local)
+    status = {s.track_id: s for s in dask}
+    assert [status[t].status for t, _ in tracks] == ["done"] * 3 + ["skipped"] and status["missing"].reason
+    for tid, _ in tracks[:3]:
+        with np.load(embed.part_file(tmp_path / "local", "fcn_msd", tid)) as a, \
+                np.load(embed.part_file(tmp_path / "dask", "fcn_msd", tid)) as b:
+            assert np.array_equal(a["embedding"], b["embedding"]) and np.array_equal(a["frames"], b["frames"])
+
+    def loads() -> int:
+        from core.encoders.embed import cached_encoder
+
+        return cached_encoder.cache_info().misses
+
+    per_worker = cluster[1].run(loads)
+    assert sum(per_worker.values()) >= 1 and max(per_worker.values()) == 1  # once per worker, not per task
