@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -73,21 +74,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc} (nothing written)", file=sys.stderr)
         return 2
     try:
-        engine = None if args.merge_only else open_engine(engine_config(args))
+        engine = None if args.merge_only else open_engine(engine_config(args))  # before anything is written
+        with engine or contextlib.nullcontext():
+            result = prepare_dataset(
+                catalog, out, DEFAULT_AUDIO, workers=args.workers, shard=args.shard,
+                compute=not args.merge_only, merge=not args.no_merge, progress=not args.quiet, engine=engine,
+            )
     except EngineError as exc:
         print(f"error: {exc} (nothing written)", file=sys.stderr)
         return 2
-    try:
-        result = prepare_dataset(
-            catalog, out, DEFAULT_AUDIO, workers=args.workers, shard=args.shard,
-            compute=not args.merge_only, merge=not args.no_merge, progress=not args.quiet, engine=engine,
-        )
     except RuntimeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    finally:
-        if engine is not None:
-            engine.close()
     s = result.summary
     if s:
         print(f"{out}: {s['ok']} ok, {s['skipped']} skipped of {s['tracks']} tracks "
