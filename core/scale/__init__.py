@@ -4,7 +4,7 @@
 - `open_engine`, `Engine`, `EngineError` (engine): connect/start an engine; `engine.map(fn, items)` runs
   `fn(*item)` for every item and returns results in input order, a `TaskFailure` where a task could not finish
 - `TaskFailure` (engine): the reason a task has no result (`failed: worker died (...)`, `failed: ValueError: ...`)
-- `LocalEngine` (local): spawn-context process pool, one torch thread per worker; a worker that dies has its
+- `LocalEngine` (local): spawn-context process pool, one torch + BLAS thread per worker; a worker that dies has its
   task retried once in a fresh worker; workers end when their parent dies (PR_SET_PDEATHSIG + a watchdog)
 - `DaskEngine` (dask_engine): `distributed.Client(address)`; one task per item, bounded in flight, tqdm over
   completed futures; a killed worker's tasks are rescheduled by the scheduler
