@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from pathlib import Path
 
 from core.audio.catalogs import CatalogError, build_catalog
 from core.audio.config import DEFAULT_AUDIO
+from core.scale.engine import ENGINES, EngineConfig, EngineError, open_engine
+
+ENGINE_DEFAULTS = EngineConfig()
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -20,6 +24,21 @@ def parse_shard(text: str) -> tuple[int, int]:
     if not (n >= 1 and 0 <= i < n):
         raise argparse.ArgumentTypeError("--shard i/n needs 0 <= i < n")
     return i, n
+
+
+def add_engine_flags(ap: argparse.ArgumentParser) -> None:
+    """--engine and --scheduler (shared by train.prepare and train.embed)."""
+    ap.add_argument("--engine", default=ENGINE_DEFAULTS.engine, choices=list(ENGINES),
+                    help="where tracks run: local = a process pool of --workers; dask = a Dask cluster "
+                    "(--scheduler); both write the same part files and the same cache")
+    ap.add_argument("--scheduler", metavar="ADDRESS", default=ENGINE_DEFAULTS.scheduler,
+                    help="Dask scheduler address, e.g. tcp://10.0.0.5:8786 (default: $DASK_SCHEDULER_ADDRESS); "
+                    "workers must reach the same paths (use absolute --root/--out on a shared filesystem)")
+
+
+def engine_config(args: argparse.Namespace) -> EngineConfig:
+    """The EngineConfig of parsed --engine/--scheduler/--workers flags."""
+    return EngineConfig(engine=args.engine, workers=args.workers, scheduler=args.scheduler)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -42,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-merge", action="store_true", help="compute parts only; merge later with --merge-only")
     ap.add_argument("--merge-only", action="store_true", help="assemble the cache from existing parts")
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_engine_flags(ap)
     args = ap.parse_args(argv)
     out = args.out or Path("artifacts") / args.dataset
     from core.audio.prepare import (
@@ -54,10 +74,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc} (nothing written)", file=sys.stderr)
         return 2
     try:
-        result = prepare_dataset(
-            catalog, out, DEFAULT_AUDIO, workers=args.workers, shard=args.shard,
-            compute=not args.merge_only, merge=not args.no_merge, progress=not args.quiet,
-        )
+        engine = None if args.merge_only else open_engine(engine_config(args))  # before anything is written
+        with engine or contextlib.nullcontext():
+            result = prepare_dataset(
+                catalog, out, DEFAULT_AUDIO, workers=args.workers, shard=args.shard,
+                compute=not args.merge_only, merge=not args.no_merge, progress=not args.quiet, engine=engine,
+            )
+    except EngineError as exc:
+        print(f"error: {exc} (nothing written)", file=sys.stderr)
+        return 2
     except RuntimeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -12,23 +12,21 @@ from __future__ import annotations
 
 import hashlib
 import json
-import multiprocessing as mp
 import os
 import time
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
 
 from core.audio.cache import merge_parts, part_path, read_part_meta, source_fingerprint, write_part
 from core.audio.config import DEFAULT_AUDIO, AudioConfig
 from core.audio.decode import AudioError, load_audio, peak_abs
 from core.audio.features import analyze, baseline_names
 from core.io import atomic_write_text
+from core.scale.engine import Engine, EngineConfig, TaskFailure, open_engine
 
 SILENCE_PEAK = 1e-4  # -80 dBFS
 
@@ -80,16 +78,26 @@ def needs_compute(part_file: Path, fingerprint: str) -> bool:
     return meta is None or meta["fingerprint"] != fingerprint or meta["status"] != "ok"
 
 
-def _worker_init() -> None:
-    """Keep each worker process to one thread so processes, not threads, use the cores."""
-    import torch
+def record_failure(track_id: str, path: str, out_file: str, fingerprint: str, cfg: AudioConfig,
+                   reason: str) -> str:
+    """Write the part of a track whose task never finished (its worker died), so the merge lists the reason."""
+    write_part(Path(out_file), mel=np.zeros((cfg.n_mels, 0), np.float16),
+               baseline=np.zeros(len(baseline_names()), np.float32), status=np.array(reason),
+               fingerprint=np.array(fingerprint), duration_s=np.array(0.0))
+    return reason
 
-    torch.set_num_threads(1)
 
-
-def _process_args(args: tuple) -> tuple[str, str]:
-    """Pool entry point: (track_id, status)."""
-    return args[0], process_track(*args)
+def run_tracks(todo: list[tuple], engine: Engine | None, workers: int, desc: str, progress: bool) -> dict[str, str]:
+    """`process_track(*args)` for every todo item on `engine` (default: a local pool of `workers`);
+    {track_id: status}. A track whose task did not finish gets a part with the reason."""
+    eng = engine or open_engine(EngineConfig(engine="local", workers=workers))
+    try:
+        results = eng.map(process_track, todo, desc=desc, progress=progress)
+    finally:
+        if engine is None:
+            eng.close()
+    return {args[0]: record_failure(*args, reason=r.reason) if isinstance(r, TaskFailure) else r
+            for args, r in zip(todo, results)}
 
 
 def prepare_dataset(
@@ -101,9 +109,11 @@ def prepare_dataset(
     compute: bool = True,
     merge: bool = True,
     progress: bool = True,
+    engine: Engine | None = None,
 ) -> PrepareResult:
     """Compute missing/changed parts of this shard (if `compute`) and (if `merge`) assemble
-    the cache, catalog.csv and prepare_summary.json under `out_dir`."""
+    the cache, catalog.csv and prepare_summary.json under `out_dir`. Tracks run on `engine`
+    (core.scale: a local pool or a Dask cluster; default a local pool of `workers` processes)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
@@ -119,19 +129,7 @@ def prepare_dataset(
             continue
         todo.append((rec.track_id, rec.path, str(pfile), fp, cfg))
     workers = max(1, workers or os.cpu_count() or 1)
-    statuses: dict[str, str] = {}
-    bar = tqdm(total=len(todo), desc=f"prepare {out_dir.name}", unit="track", disable=not progress)
-    if workers == 1 or len(todo) <= 1:
-        for args in todo:
-            statuses[args[0]] = process_track(*args)
-            bar.update()
-    else:
-        ctx = mp.get_context("spawn")
-        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_init) as pool:
-            for tid, status in pool.map(_process_args, todo, chunksize=4):
-                statuses[tid] = status
-                bar.update()
-    bar.close()
+    run_tracks(todo, engine, workers, f"prepare {out_dir.name}", progress)
     result = PrepareResult(computed=len(todo), reused=reused)
     if merge:
         final = merge_parts(out_dir, catalog, cfg, baseline_names())

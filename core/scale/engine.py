@@ -1,0 +1,84 @@
+"""The engine interface: configure, open, map a task function over items, close.
+
+    with open_engine(EngineConfig(engine="dask", scheduler="tcp://host:8786")) as engine:
+        results = engine.map(process_track, [(track_id, path, out_file, ...), ...], desc="prepare")
+
+Results come back in input order; an item whose task could not finish gets a `TaskFailure` with the reason
+instead of a result, so one bad item never stops the batch.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+ENGINES = ("local", "dask")
+WORKER_DIED = "failed: worker died"
+
+
+class EngineError(RuntimeError):
+    """An engine cannot be opened (unknown name, unreachable scheduler); nothing has run."""
+
+
+@dataclass(frozen=True)
+class TaskFailure:
+    """Why one task has no result: `failed: worker died (...)` or `failed: <Exception>: <message>`."""
+
+    reason: str
+
+
+@dataclass
+class EngineConfig:
+    """Which engine runs the tasks and how (CLI defaults of `--engine`, `--workers`, `--scheduler`)."""
+
+    engine: str = "local"
+    workers: int | None = None  # local: processes (default: all cores); 1 runs tasks in this process
+    scheduler: str | None = None  # dask: scheduler address (default: $DASK_SCHEDULER_ADDRESS)
+    connect_timeout_s: float = 5.0  # dask: give up connecting after this long
+    retries: int = 1  # local: times a task whose worker died is retried in a fresh worker
+    max_in_flight: int = 2000  # dask: futures submitted at once (bounds client and scheduler memory)
+
+    def scheduler_address(self) -> str | None:
+        """The scheduler address from the config, else from DASK_SCHEDULER_ADDRESS."""
+        return self.scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS") or None
+
+
+class Engine(Protocol):
+    """What a batch job needs of an engine."""
+
+    name: str
+
+    def map(self, fn: Callable[..., Any], items: Sequence[tuple], desc: str = "", progress: bool = True) -> list:
+        """`fn(*item)` for every item, in input order; a TaskFailure where a task did not finish."""
+        ...
+
+    def close(self) -> None:
+        """Release workers / the client connection."""
+        ...
+
+    def __enter__(self) -> Engine: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+
+def open_engine(cfg: EngineConfig) -> Engine:
+    """Start (local) or connect to (dask) the engine `cfg` names; EngineError if that is impossible."""
+    if cfg.engine == "local":
+        from core.scale.local import LocalEngine
+
+        return LocalEngine(cfg.workers or os.cpu_count() or 1, retries=cfg.retries)
+    if cfg.engine == "dask":
+        from core.scale.dask_engine import DaskEngine
+
+        address = cfg.scheduler_address()
+        if not address:
+            raise EngineError("--engine dask needs --scheduler ADDRESS or DASK_SCHEDULER_ADDRESS")
+        return DaskEngine(address, timeout_s=cfg.connect_timeout_s, max_in_flight=cfg.max_in_flight)
+    raise EngineError(f"unknown engine {cfg.engine!r} (choose from {', '.join(ENGINES)})")
+
+
+def failure_reason(exc: BaseException) -> str:
+    """The one-line reason recorded for a task that raised."""
+    return f"failed: {type(exc).__name__}: {str(exc)[:100]}"
