@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from core.audio.catalogs import build_catalog
 from core.audio.prepare import prepare_dataset
@@ -24,7 +25,7 @@ from tests.conftest import REPO, SHARED_DATA
 from train.embed import main
 
 ENC = "efficientat_mn04"  # the fastest encoder
-GENRES = ["blues", "classical", "country", "disco", "hiphop", "jazz", "metal", "pop", "reggae", "rock"]
+GENRES = ["blues", "classical", "jazz", "metal", "pop", "rock"]
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +39,7 @@ def shared() -> Path:
 
 @pytest.fixture(scope="module")
 def small_ds(tmp_path_factory, shared) -> Path:
-    """A prepared dataset of 10 GTZAN clips (one per genre, copied so one can be broken later)."""
+    """A prepared dataset of 6 GTZAN clips (one per genre, copied so one can be broken later)."""
     root = tmp_path_factory.mktemp("clips")
     for g in GENRES:
         (root / "genres_original" / g).mkdir(parents=True)
@@ -51,7 +52,7 @@ def small_ds(tmp_path_factory, shared) -> Path:
 
 def _cli(ds: Path, weights: Path, *extra: str) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "train.embed", "--data", str(ds), "--encoders", ENC, "--weights-dir", str(weights),
-           "--batch", "1", "--max-seconds", "4", "--quiet", *extra]
+           "--batch", "1", "--max-seconds", "3", "--quiet", *extra]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
     return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
@@ -63,44 +64,45 @@ def _copy(ds: Path, dest: Path) -> Path:
 
 def test_killed_run_resumes_to_the_same_matrix(small_ds, shared, tmp_path):
     weights = shared / "weights"
-    full = _copy(small_ds, tmp_path / "full")
-    p = _cli(full, weights)
-    _, err = p.communicate(timeout=300)
-    assert p.returncode == 0, err
+    full = _copy(small_ds, tmp_path / "full")  # the uninterrupted run, in this process
+    torch.set_num_threads(1)
+    assert main(["--data", str(full), "--encoders", ENC, "--weights-dir", str(weights), "--batch", "1",
+                 "--max-seconds", "3", "--quiet"]) == 0
 
     killed = _copy(small_ds, tmp_path / "killed")
     parts = killed / "frame_parts" / ENC
     p = _cli(killed, weights)
     deadline = time.time() + 240
-    while time.time() < deadline and p.poll() is None and len(list(parts.glob("*.npz"))) < 3:
+    while time.time() < deadline and p.poll() is None and len(list(parts.glob("*.npz"))) < 2:
         time.sleep(0.02)
     p.send_signal(signal.SIGKILL)
     p.communicate(timeout=60)
     assert p.returncode == -signal.SIGKILL, "the run finished before it could be killed"
     n_before = len(list(parts.glob("*.npz")))
-    assert 3 <= n_before < 9 and not (killed / "embeddings").exists()
+    assert 2 <= n_before < 5 and not (killed / "embeddings").exists()
 
     p = _cli(killed, weights)
     out, err = p.communicate(timeout=300)
     assert p.returncode == 0, err
     summary = json.loads((killed / "embed_summary.json").read_text())["encoders"][0]
-    assert summary["reused"] == n_before and summary["done"] == 9 - n_before
+    assert summary["reused"] == n_before and summary["done"] == 5 - n_before
 
     a, meta = load_embedding(full, f"pretrained_{ENC}")
     b, _ = load_embedding(killed, f"pretrained_{ENC}")
     np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
     fa, fb = FrameStore(full, ENC), FrameStore(killed, ENC)
     assert fa.index.equals(fb.index)
-    np.testing.assert_allclose(np.asarray(fa.frames, np.float32), np.asarray(fb.frames, np.float32), atol=2e-3)
+    np.testing.assert_allclose(np.asarray(fa.frames, np.float32), np.asarray(fb.frames, np.float32),
+                               rtol=2e-3, atol=2e-3)  # float16 store: one ulp
 
     # contracts: rows aligned with the cache, family, weights, the broken file skipped with its reason
     tids = fa.index["track_id"].tolist()
     bad = tids.index("jazz.00002")
     assert meta["family"] == "pretrained" and meta["encoder"] == ENC and meta["weights"]["sha256"]
-    assert meta["missing_rows"] == [bad] and not a[bad].any() and a.shape == (10, 512)
+    assert meta["missing_rows"] == [bad] and not a[bad].any() and a.shape == (6, 512)
     assert [s["track_id"] for s in summary["skipped"]] == ["jazz.00002"] and summary["skipped"][0]["reason"]
     assert "skipped jazz.00002" in out
-    assert fa.of_row(bad).shape == (0, 512) and fa.of_row(0).shape == (int(np.ceil(4 / fa.info.hop_s)), 512)
+    assert fa.of_row(bad).shape == (0, 512) and fa.of_row(0).shape == (int(np.ceil(3 / fa.info.hop_s)), 512)
     assert fa.info.sample_rate == 32000 and fa.info.missing_rows == [bad]
 
 
