@@ -62,6 +62,10 @@ def _copy(ds: Path, dest: Path) -> Path:
     return dest
 
 
+def _parts(folder: Path) -> list[Path]:
+    return [p for p in folder.glob("*.npz") if not p.name.startswith(".")]
+
+
 def test_killed_run_resumes_to_the_same_matrix(small_ds, shared, tmp_path):
     weights = shared / "weights"
     full = _copy(small_ds, tmp_path / "full")  # the uninterrupted run, in this process
@@ -73,12 +77,12 @@ def test_killed_run_resumes_to_the_same_matrix(small_ds, shared, tmp_path):
     parts = killed / "frame_parts" / ENC
     p = _cli(killed, weights)
     deadline = time.time() + 240
-    while time.time() < deadline and p.poll() is None and len(list(parts.glob("*.npz"))) < 2:
+    while time.time() < deadline and p.poll() is None and len(_parts(parts)) < 2:
         time.sleep(0.02)
     p.send_signal(signal.SIGKILL)
     p.communicate(timeout=60)
     assert p.returncode == -signal.SIGKILL, "the run finished before it could be killed"
-    n_before = len(list(parts.glob("*.npz")))
+    n_before = len(_parts(parts))  # finished parts (a torn write leaves only a hidden temp file)
     assert 2 <= n_before < 5 and not (killed / "embeddings").exists()
 
     p = _cli(killed, weights)
@@ -86,6 +90,7 @@ def test_killed_run_resumes_to_the_same_matrix(small_ds, shared, tmp_path):
     assert p.returncode == 0, err
     summary = json.loads((killed / "embed_summary.json").read_text())["encoders"][0]
     assert summary["reused"] == n_before and summary["done"] == 5 - n_before
+    assert not list(parts.glob(".*"))  # torn temp files cleaned up
 
     a, meta = load_embedding(full, f"pretrained_{ENC}")
     b, _ = load_embedding(killed, f"pretrained_{ENC}")

@@ -282,6 +282,9 @@ def run_embed(ds_dir: Path | str, cfg: EmbedConfig) -> EmbedSummary:
     tracks = list(zip(fc.tracks["track_id"].astype(str), fc.tracks["path"].astype(str), strict=True))
     summary = EmbedSummary(dataset=str(ds_dir))
     per_enc: dict[str, EncoderSummary] = {n: EncoderSummary(n) for n in cfg.encoders}
+    for name in cfg.encoders:  # temp files of writes a killed run tore off
+        for tmp in (Path(ds_dir) / PARTS_DIR / name).glob(".*.tmp.npz"):
+            tmp.unlink(missing_ok=True)
     for rate, names in _rate_groups(cfg).items():
         for s in _run_group(str(ds_dir), tracks, names, rate, cfg):
             es = per_enc[s.encoder]
