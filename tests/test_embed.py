@@ -85,7 +85,7 @@ def test_killed_run_resumes_to_the_same_matrix(small_ds, shared, tmp_path):
     n_before = len(_parts(parts))  # finished parts (a torn write leaves only a hidden temp file)
     assert 2 <= n_before < 5 and not (killed / "embeddings").exists()
 
-    p = _cli(killed, weights)
+    p = _cli(killed, weights, "--workers", "2")  # resumed by a process pool
     out, err = p.communicate(timeout=300)
     assert p.returncode == 0, err
     summary = json.loads((killed / "embed_summary.json").read_text())["encoders"][0]
