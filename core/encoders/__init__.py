@@ -5,7 +5,8 @@
 - `WEIGHT_FILES`, `WeightFile`, `WeightsError`, `resolve_weights_dir`, `fetch`, `sha256_of` (weights): where weights
   come from, folder lookup (`--weights-dir` / `$WORKBENCH_WEIGHTS`), checked download
 - `FCN`, `CRNN`, `MusiCNN` (taggers) and `MobileNetAT`, `EfficientATMel` (mobilenet): the rebuilt networks
-- `embed_track`, `run_embed`, `EmbedConfig`, `EmbedSummary` (embed): resumable per-track embedding of a dataset
+- `embed_track`, `embed_batch`, `rate_groups`, `assemble_all`, `run_embed`, `EmbedConfig`, `EmbedSummary` (embed):
+  resumable per-track embedding of a dataset (the task functions run in any process pool or Dask worker)
 - `FrameStore`, `write_frames`, `FrameInfo`, `list_frame_stores` (frames): `<ds>/frames/<encoder>.{npy,csv,json}`
 """
 
@@ -19,5 +20,5 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "resolve_weights_dir": "weights", "fetch": "weights", "sha256_of": "weights",
     "FCN": "taggers", "CRNN": "taggers", "MusiCNN": "taggers", "MobileNetAT": "mobilenet",
     "EfficientATMel": "mobilenet", "embed_track": "embed", "run_embed": "embed", "EmbedConfig": "embed",
-    "EmbedSummary": "embed",
+    "EmbedSummary": "embed", "assemble_all": "embed", "rate_groups": "embed", "embed_batch": "embed",
 })

@@ -236,7 +236,7 @@ def _batch_task(args: tuple) -> list[TrackStatus]:
     return embed_batch(*args)
 
 
-def _rate_groups(cfg: EmbedConfig) -> dict[int, tuple[str, ...]]:
+def rate_groups(cfg: EmbedConfig) -> dict[int, tuple[str, ...]]:
     """Encoders grouped by sample rate (each file is decoded once per group); loads each once here so a
     missing/foreign/corrupt weights file fails before any work."""
     groups: dict[int, list[str]] = {}
@@ -271,6 +271,24 @@ def _run_group(ds_dir: str, tracks: list[tuple[str, str]], names: tuple[str, ...
     return statuses
 
 
+def assemble_all(ds_dir: Path | str, cfg: EmbedConfig, statuses: list[TrackStatus]) -> EmbedSummary:
+    """Count `statuses` (from any runner: this process, a pool, a Dask cluster) and write every encoder's
+    embedding and frame store from the parts, plus `embed_summary.json`."""
+    summary = EmbedSummary(dataset=str(ds_dir))
+    per_enc: dict[str, EncoderSummary] = {n: EncoderSummary(n) for n in cfg.encoders}
+    for s in statuses:
+        es = per_enc[s.encoder]
+        if s.status == "skipped":
+            es.skipped.append({"track_id": s.track_id, "reason": s.reason})
+        else:
+            setattr(es, s.status, getattr(es, s.status) + 1)
+    for name, es in per_enc.items():
+        enc = cached_encoder(name, cfg.weights_dir, cfg.device, cfg.batch)
+        es.embedding, es.frames = assemble(ds_dir, enc, cfg.weights_dir, es.skipped)
+        summary.encoders.append(es)
+    return summary
+
+
 def run_embed(ds_dir: Path | str, cfg: EmbedConfig) -> EmbedSummary:
     """Embed every catalog track of a prepared dataset with `cfg.encoders` (resumable), then write the
     embeddings, frame stores and `embed_summary.json`. Raises WeightsError/EncoderError before any work
@@ -280,22 +298,13 @@ def run_embed(ds_dir: Path | str, cfg: EmbedConfig) -> EmbedSummary:
     t0 = timed()
     fc = FeatureCache.open(ds_dir)
     tracks = list(zip(fc.tracks["track_id"].astype(str), fc.tracks["path"].astype(str), strict=True))
-    summary = EmbedSummary(dataset=str(ds_dir))
-    per_enc: dict[str, EncoderSummary] = {n: EncoderSummary(n) for n in cfg.encoders}
     for name in cfg.encoders:  # temp files of writes a killed run tore off
         for tmp in (Path(ds_dir) / PARTS_DIR / name).glob(".*.tmp.npz"):
             tmp.unlink(missing_ok=True)
-    for rate, names in _rate_groups(cfg).items():
-        for s in _run_group(str(ds_dir), tracks, names, rate, cfg):
-            es = per_enc[s.encoder]
-            if s.status == "skipped":
-                es.skipped.append({"track_id": s.track_id, "reason": s.reason})
-            else:
-                setattr(es, s.status, getattr(es, s.status) + 1)
-    for name, es in per_enc.items():
-        enc = cached_encoder(name, cfg.weights_dir, cfg.device, cfg.batch)
-        es.embedding, es.frames = assemble(ds_dir, enc, cfg.weights_dir, es.skipped)
-        summary.encoders.append(es)
+    statuses: list[TrackStatus] = []
+    for rate, names in rate_groups(cfg).items():
+        statuses += _run_group(str(ds_dir), tracks, names, rate, cfg)
+    summary = assemble_all(ds_dir, cfg, statuses)
     summary.seconds = round(timed() - t0, 2)
     summary_json(ds_dir, summary)
     return summary
