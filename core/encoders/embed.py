@@ -1,0 +1,310 @@
+"""Resumable embedding of a prepared dataset with frozen encoders.
+
+Per track and encoder a part file `<ds>/frame_parts/<encoder>/<track>.npz` (frames, embedding, tag scores)
+is written atomically, so a killed run continues where it stopped; each catalog file is decoded once per
+encoder sample rate. `embed_track` / `embed_batch` are plain module-level functions with the loaded encoders
+cached per process (what a process pool or a Dask worker runs). `assemble` turns the parts into
+`embeddings/pretrained_<encoder>.npy` (embeddings contract, standardised on train) and `frames/<encoder>.*`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from core.audio.config import AudioConfig
+from core.audio.decode import AudioError, load_audio
+from core.encoders.base import AudioEncoder, EncoderError
+from core.encoders.frames import FrameInfo, write_frames
+from core.encoders.registry import load_encoder
+from core.encoders.weights import WEIGHT_FILES, sha256_of
+from core.io import write_json
+
+PARTS_DIR = "frame_parts"
+
+
+@dataclass
+class EmbedConfig:
+    """What `python -m train.embed` does: which encoders, where the weights are, device, batching."""
+
+    encoders: tuple[str, ...] = ("fcn_msd", "musicnn_mtat", "efficientat_mn04")
+    weights_dir: str | None = None
+    device: str = "cpu"
+    batch: int = 8  # tracks decoded and encoded together
+    workers: int = 1
+    max_seconds: float | None = None  # decode at most this much of each file (None: whole file)
+    progress: bool = True
+
+
+@dataclass
+class TrackStatus:
+    """What happened to one (track, encoder): "done" (computed), "reused" (part existed) or "skipped"."""
+
+    track_id: str
+    encoder: str
+    status: str
+    reason: str = ""
+
+
+@dataclass
+class EncoderSummary:
+    """One encoder's run over a dataset."""
+
+    encoder: str
+    done: int = 0
+    reused: int = 0
+    skipped: list[dict] = field(default_factory=list)
+    embedding: str = ""
+    frames: str = ""
+
+
+@dataclass
+class EmbedSummary:
+    """The whole run (written as `<ds>/embed_summary.json`)."""
+
+    dataset: str
+    seconds: float = 0.0
+    encoders: list[EncoderSummary] = field(default_factory=list)
+
+
+def safe_name(track_id: str) -> str:
+    """File-name-safe form of a track id."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", str(track_id)) or "_"
+
+
+def part_file(ds_dir: Path | str, encoder: str, track_id: str) -> Path:
+    """Where one track's part for one encoder lives."""
+    return Path(ds_dir) / PARTS_DIR / encoder / f"{safe_name(track_id)}.npz"
+
+
+@lru_cache(maxsize=16)
+def cached_encoder(name: str, weights_dir: str | None, device: str, batch: int) -> AudioEncoder:
+    """The encoder `name`, loaded once per process."""
+    return load_encoder(name, weights_dir, device, batch)
+
+
+def _part_valid(path: Path, source: str) -> bool:
+    try:
+        with np.load(path) as z:
+            return str(z["source"]) == source and z["embedding"].ndim == 1
+    except Exception:  # unreadable part: recompute it
+        return False
+
+
+def _write_part(path: Path, source: str, out) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")
+    np.savez(tmp, frames=out.frames.astype(np.float32), embedding=out.embedding, scores=out.scores,
+             source=np.array(source))
+    tmp.replace(path)
+
+
+def embed_batch(ds_dir: str, tracks: list[tuple[str, str]], encoders: tuple[str, ...], weights_dir: str | None,
+                device: str = "cpu", batch: int = 8, max_seconds: float | None = None) -> list[TrackStatus]:
+    """Encode `tracks` [(track_id, audio path)] with `encoders` (all at one sample rate), writing one part
+    per (track, encoder); existing valid parts are reused. Each file is decoded once. Never raises for a bad
+    file: its status is "skipped" with the reason."""
+    encs = [cached_encoder(n, weights_dir, device, batch) for n in encoders]
+    rate = encs[0].sample_rate
+    if any(e.sample_rate != rate for e in encs):
+        raise EncoderError("embed_batch needs encoders of one sample rate")
+    out: list[TrackStatus] = []
+    todo: list[tuple[str, str, np.ndarray]] = []
+    for tid, path in tracks:
+        need = [e for e in encs if not _part_valid(part_file(ds_dir, e.name, tid), str(path))]
+        out += [TrackStatus(tid, e.name, "reused") for e in encs if e not in need]
+        if not need:
+            continue
+        try:
+            todo.append((tid, path, load_audio(path, AudioConfig(sample_rate=rate), max_seconds=max_seconds)))
+        except AudioError as exc:
+            out += [TrackStatus(tid, e.name, "skipped", str(exc)) for e in need]
+    for enc in encs:
+        mine = [t for t in todo if not _part_valid(part_file(ds_dir, enc.name, t[0]), str(t[1]))]
+        out += _encode(ds_dir, enc, mine)
+    return out
+
+
+def _encode(ds_dir: str, enc: AudioEncoder, todo: list[tuple[str, str, np.ndarray]]) -> list[TrackStatus]:
+    """Run one encoder over decoded tracks (batched; one by one again if the batch fails)."""
+    if not todo:
+        return []
+    try:
+        results = enc.analyse_many([a for _, _, a in todo])
+    except Exception:  # one bad track must not sink the batch: retry each alone
+        return [s for t in todo for s in _encode_one(ds_dir, enc, t)]
+    for (tid, path, _), res in zip(todo, results, strict=True):
+        _write_part(part_file(ds_dir, enc.name, tid), str(path), res)
+    return [TrackStatus(tid, enc.name, "done") for tid, _, _ in todo]
+
+
+def _encode_one(ds_dir: str, enc: AudioEncoder, t: tuple[str, str, np.ndarray]) -> list[TrackStatus]:
+    tid, path, audio = t
+    try:
+        res = enc.analyse(audio)
+    except Exception as exc:  # recorded as the track's reason, never raised
+        return [TrackStatus(tid, enc.name, "skipped", f"encoder failed: {type(exc).__name__}: {exc}")]
+    _write_part(part_file(ds_dir, enc.name, tid), str(path), res)
+    return [TrackStatus(tid, enc.name, "done")]
+
+
+def embed_track(ds_dir: str, track_id: str, path: str, encoders: tuple[str, ...], weights_dir: str | None,
+                device: str = "cpu", max_seconds: float | None = None) -> list[TrackStatus]:
+    """One track through `encoders` (one sample rate): the per-track task function."""
+    return embed_batch(ds_dir, [(track_id, path)], encoders, weights_dir, device, 1, max_seconds)
+
+
+def weights_record(enc: AudioEncoder, weights_dir: str | None) -> dict:
+    """Which weights file an embedding came from (relative path, SHA-256)."""
+    from core.encoders.registry import SPECS
+    from core.encoders.weights import resolve_weights_dir
+
+    wf = WEIGHT_FILES[SPECS[enc.name].weights]
+    return {"file": wf.path, "sha256": sha256_of(wf.local(resolve_weights_dir(weights_dir))), "source": wf.url,
+            "licence": wf.licence}
+
+
+def read_parts(ds_dir: Path | str, encoder: str, track_ids: list[str], paths: list[str]
+               ) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
+    """{row: frames} and {row: embedding} of every track with a valid part."""
+    frames, embs = {}, {}
+    for row, (tid, path) in enumerate(zip(track_ids, paths, strict=True)):
+        p = part_file(ds_dir, encoder, tid)
+        if p.exists() and _part_valid(p, str(path)):
+            with np.load(p) as z:
+                frames[row], embs[row] = z["frames"], z["embedding"]
+    return frames, embs
+
+
+def assemble(ds_dir: Path | str, enc: AudioEncoder, weights_dir: str | None, skipped: list[dict]) -> tuple[str, str]:
+    """Write `embeddings/pretrained_<enc>.npy` + sidecar and `frames/<enc>.*` from the parts."""
+    from core.audio.cache import FeatureCache
+    from core.recommend.embeddings import finalise, write_embedding
+
+    fc = FeatureCache.open(ds_dir)
+    tids = fc.tracks["track_id"].astype(str).tolist()
+    frames, embs = read_parts(ds_dir, enc.name, tids, fc.tracks["path"].astype(str).tolist())
+    raw = np.zeros((len(tids), enc.dim), np.float32)
+    for row, e in embs.items():
+        raw[row] = e
+    missing = [r for r in range(len(tids)) if r not in embs]
+    if len(missing) == len(tids):
+        raise EncoderError(f"{enc.name}: no track could be embedded")
+    wrec = weights_record(enc, weights_dir)
+    meta = {"family": "pretrained", "encoder": enc.name, "weights": wrec, "checkpoint": wrec["file"],
+            "pooling": _pooling_text(enc), "config": enc.describe(), "missing_rows": missing, "skipped": skipped}
+    emb_path = write_embedding(ds_dir, f"pretrained_{enc.name}", finalise(raw, fc, missing), meta)
+    info = FrameInfo(encoder=enc.name, dim=enc.dim, sample_rate=enc.sample_rate, hop_s=enc.hop_s,
+                     weights=wrec["file"])
+    fr_path = write_frames(ds_dir, enc.name, frames, tids, info)
+    return str(emb_path), str(fr_path)
+
+
+def _pooling_text(enc: AudioEncoder) -> str:
+    how = {"fcn": "the model's own max pool over each ~29-s piece (max over pieces)",
+           "crnn": "last GRU step of each ~29-s piece, mean over pieces",
+           "musicnn": "mean of dense1 over back-to-back 3-s windows",
+           "efficientat": "global average of the feature map -> penultimate (512-d), mean over pieces"}
+    return how.get(enc.extra.get("family", ""), enc.pooling)
+
+
+def summary_json(ds_dir: Path | str, summary: EmbedSummary) -> Path:
+    """Write `<ds>/embed_summary.json`."""
+    path = Path(ds_dir) / "embed_summary.json"
+    write_json(path, asdict(summary))
+    return path
+
+
+def timed() -> float:
+    """Monotonic seconds (for the summary)."""
+    return time.perf_counter()
+
+
+def _worker_init() -> None:
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def _batch_task(args: tuple) -> list[TrackStatus]:
+    return embed_batch(*args)
+
+
+def rate_groups(cfg: EmbedConfig) -> dict[int, tuple[str, ...]]:
+    """Encoders grouped by sample rate (each file is decoded once per group); loads each once here so a
+    missing/foreign/corrupt weights file fails before any work."""
+    groups: dict[int, list[str]] = {}
+    for name in cfg.encoders:
+        enc = cached_encoder(name, cfg.weights_dir, cfg.device, cfg.batch)
+        groups.setdefault(enc.sample_rate, []).append(name)
+    return {r: tuple(n) for r, n in groups.items()}
+
+
+def _run_group(ds_dir: str, tracks: list[tuple[str, str]], names: tuple[str, ...], rate: int,
+               cfg: EmbedConfig) -> list[TrackStatus]:
+    from tqdm import tqdm
+
+    batches = [tracks[i : i + cfg.batch] for i in range(0, len(tracks), cfg.batch)]
+    args = [(ds_dir, b, names, cfg.weights_dir, cfg.device, cfg.batch, cfg.max_seconds) for b in batches]
+    bar = tqdm(total=len(tracks), desc=f"embed {Path(ds_dir).name} {','.join(names)} @ {rate} Hz", unit="track",
+               disable=not cfg.progress)
+    statuses: list[TrackStatus] = []
+    if cfg.workers > 1:
+        import multiprocessing as mp
+
+        with mp.get_context("spawn").Pool(cfg.workers, initializer=_worker_init) as pool:
+            for res in pool.imap_unordered(_batch_task, args):
+                statuses += res
+                bar.update(len({s.track_id for s in res}))
+    else:
+        for a in args:
+            res = embed_batch(*a)
+            statuses += res
+            bar.update(len(a[1]))
+    bar.close()
+    return statuses
+
+
+def assemble_all(ds_dir: Path | str, cfg: EmbedConfig, statuses: list[TrackStatus]) -> EmbedSummary:
+    """Count `statuses` (from any runner: this process, a pool, a Dask cluster) and write every encoder's
+    embedding and frame store from the parts, plus `embed_summary.json`."""
+    summary = EmbedSummary(dataset=str(ds_dir))
+    per_enc: dict[str, EncoderSummary] = {n: EncoderSummary(n) for n in cfg.encoders}
+    for s in statuses:
+        es = per_enc[s.encoder]
+        if s.status == "skipped":
+            es.skipped.append({"track_id": s.track_id, "reason": s.reason})
+        else:
+            setattr(es, s.status, getattr(es, s.status) + 1)
+    for name, es in per_enc.items():
+        enc = cached_encoder(name, cfg.weights_dir, cfg.device, cfg.batch)
+        es.embedding, es.frames = assemble(ds_dir, enc, cfg.weights_dir, es.skipped)
+        summary.encoders.append(es)
+    return summary
+
+
+def run_embed(ds_dir: Path | str, cfg: EmbedConfig) -> EmbedSummary:
+    """Embed every catalog track of a prepared dataset with `cfg.encoders` (resumable), then write the
+    embeddings, frame stores and `embed_summary.json`. Raises WeightsError/EncoderError before any work
+    when an encoder cannot be loaded, FileNotFoundError when the dataset is not prepared."""
+    from core.audio.cache import FeatureCache
+
+    t0 = timed()
+    fc = FeatureCache.open(ds_dir)
+    tracks = list(zip(fc.tracks["track_id"].astype(str), fc.tracks["path"].astype(str), strict=True))
+    for name in cfg.encoders:  # temp files of writes a killed run tore off
+        for tmp in (Path(ds_dir) / PARTS_DIR / name).glob(".*.tmp.npz"):
+            tmp.unlink(missing_ok=True)
+    statuses: list[TrackStatus] = []
+    for rate, names in rate_groups(cfg).items():
+        statuses += _run_group(str(ds_dir), tracks, names, rate, cfg)
+    summary = assemble_all(ds_dir, cfg, statuses)
+    summary.seconds = round(timed() - t0, 2)
+    summary_json(ds_dir, summary)
+    return summary

@@ -1,0 +1,170 @@
+"""Where pretrained weights come from: a listed registry of files (path relative to a weights folder laid
+out like `../shared/data/weights`, public source URL, SHA-256, licence), the folder lookup
+(`--weights-dir`, else `$WORKBENCH_WEIGHTS`), and a state-dict loader whose errors say what is wrong.
+
+Nothing here downloads except `fetch`, which only `python -m train.weights fetch` calls.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+WEIGHTS_ENV = "WORKBENCH_WEIGHTS"
+BASE_URL_ENV = "WORKBENCH_WEIGHTS_BASE_URL"  # overrides every file's host (tests, mirrors)
+WON = "https://github.com/minzwon/sota-music-tagging-models/raw/master/"
+EAT = "https://github.com/fschmid56/EfficientAT/"
+
+
+class WeightsError(Exception):
+    """A weights file that is missing, corrupt or of another model; the message says which and what to do."""
+
+
+@dataclass(frozen=True)
+class WeightFile:
+    """One listed file: where it sits in a weights folder and where it can be downloaded."""
+
+    name: str
+    path: str  # relative to the weights folder
+    url: str
+    sha256: str
+    licence: str = "MIT"
+    source: str = ""
+
+    def local(self, weights_dir: Path | str) -> Path:
+        """Its path inside a weights folder."""
+        return Path(weights_dir) / self.path
+
+
+def _won(name: str, rel: str, sha: str) -> WeightFile:
+    return WeightFile(name, f"sota_music_taggers/{rel}", WON + f"models/{rel}", sha, "MIT",
+                      "minzwon/sota-music-tagging-models (Won et al., SMC 2020)")
+
+
+WEIGHT_FILES: dict[str, WeightFile] = {f.name: f for f in [
+    _won("fcn_mtat", "mtat/fcn/best_model.pth", "3bfc67e43f3e180194ab5993c947ffbf44b1a23dcdf42c374b1ced9d4d4de72e"),
+    _won("fcn_msd", "msd/fcn/best_model.pth", "6012aa7eecf864a8081faedca56af054521e8dfb9c5c98659a3dd5d3e1e66f21"),
+    _won("fcn_jamendo", "jamendo/fcn/best_model.pth",
+         "7bce08a66dbc70d096b0a330f44b4cacd9aa25519b83489fbb98f2164a194e2b"),
+    _won("musicnn_mtat", "mtat/musicnn/best_model.pth",
+         "0a7ac8aa3daab3a1c59cae16a771b0bfa4064ac94502ebc990a5c32a2771e189"),
+    _won("musicnn_jamendo", "jamendo/musicnn/best_model.pth",
+         "66280f4859376377c47f64313c7ac889a3201fdb06a01bf6e94ac6e619081bb5"),
+    _won("crnn_msd", "msd/crnn/best_model.pth", "ebb99855ed0c83f38845db9cfb383dd6fc70938bc58701dcb66e18af9ee7fbea"),
+    _won("crnn_jamendo", "jamendo/crnn/best_model.pth",
+         "0a558989c0793f488cb677d188464c91f47c007f7c70473230e55537ca598215"),
+    WeightFile("tags_mtat", "sota_music_taggers/mtat/tags.txt", WON + "split/mtat/top50_tags.txt",
+               "f54e613d7a687de34a19cf99d1d1d252466134f11da8c9f31efbd365a77a29ff", "MIT",
+               "minzwon/sota-music-tagging-models (the 50 MTAT tags in output order)"),
+    WeightFile("tags_msd", "sota_music_taggers/msd/tags.txt", WON + "split/msd/50tagList.txt",
+               "3b0fd183e73f8a0e7e65b955f61ec3034e517a6427cacad8ec0c2f16394d0770", "MIT",
+               "minzwon/sota-music-tagging-models (the 50 MSD tags in output order)"),
+    WeightFile("efficientat_mn04", "efficientat/mn04_as_mAP_432.pt",
+               EAT + "releases/download/v0.0.1/mn04_as_mAP_432.pt",
+               "899a8c6217063f6941793102a2780b3dd788ab11fce468d9cf5f0577c453321c", "MIT",
+               "fschmid56/EfficientAT (Schmid et al., ICASSP 2023), GitHub release v0.0.1"),
+    WeightFile("audioset_labels", "efficientat/class_labels_indices.csv",
+               EAT + "raw/main/metadata/class_labels_indices.csv",
+               "cdd1049833c4b86127c2773ac0d14a2754b6a6d0d1798002ed5c66e699708429", "MIT",
+               "fschmid56/EfficientAT (AudioSet's 527 class labels)"),
+]}
+
+
+def resolve_weights_dir(weights_dir: Path | str | None = None) -> Path:
+    """The weights folder: the argument, else `$WORKBENCH_WEIGHTS`; WeightsError when neither is set."""
+    chosen = weights_dir or os.environ.get(WEIGHTS_ENV)
+    if not chosen:
+        raise WeightsError(f"no weights folder: pass --weights-dir DIR or set ${WEIGHTS_ENV} (a folder laid out "
+                           "like ../shared/data/weights; see `python -m train.weights list`)")
+    path = Path(chosen).expanduser()
+    if not path.is_dir():
+        raise WeightsError(f"weights folder {path} does not exist")
+    return path
+
+
+def require_file(weights_dir: Path | str, name: str) -> Path:
+    """Path of a listed file inside the weights folder; WeightsError naming the file and its source if absent."""
+    wf = WEIGHT_FILES[name]
+    path = wf.local(weights_dir)
+    if not path.is_file():
+        raise WeightsError(f"missing weights file {path} ({wf.name}); get it from {wf.url} ({wf.licence}, "
+                           f"{wf.source}) or run `python -m train.weights fetch {wf.name} --to {weights_dir}`")
+    return path
+
+
+def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    """`torch.load(path, weights_only=True)` on CPU; WeightsError when the file is corrupt or no state dict."""
+    try:
+        sd = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # pickle, zip and unpickler errors all mean "not a readable state dict"
+        raise WeightsError(f"corrupt or unreadable weights file {path}: {type(exc).__name__}: "
+                           f"{str(exc).splitlines()[0][:200] if str(exc) else ''}") from None
+    if not isinstance(sd, dict) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
+        raise WeightsError(f"{path} is not a state dict (got {type(sd).__name__})")
+    return dict(sd)
+
+
+def load_strict(model: torch.nn.Module, sd: dict[str, torch.Tensor], path: Path) -> None:
+    """`load_state_dict(strict=True)`; WeightsError listing missing/unexpected keys or shape mismatches."""
+    missing = sorted(set(model.state_dict()) - set(sd))
+    unexpected = sorted(set(sd) - set(model.state_dict()))
+    if missing or unexpected:
+        raise WeightsError(f"{path} is a state dict of another model: missing keys {_few(missing)}; "
+                           f"unexpected keys {_few(unexpected)}")
+    try:
+        model.load_state_dict(sd, strict=True)
+    except RuntimeError as exc:
+        raise WeightsError(f"{path} does not fit the model: {str(exc).strip()[:400]}") from None
+
+
+def _few(keys: list[str], n: int = 8) -> str:
+    if not keys:
+        return "none"
+    more = f" (+{len(keys) - n} more)" if len(keys) > n else ""
+    return ", ".join(keys[:n]) + more
+
+
+def sha256_of(path: Path) -> str:
+    """Hex SHA-256 of a file."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def source_url(wf: WeightFile, base_url: str | None = None) -> str:
+    """Download URL of a file: its public URL, or `base_url/<relative path>` when a base is given
+    (argument or `$WORKBENCH_WEIGHTS_BASE_URL`)."""
+    base = base_url or os.environ.get(BASE_URL_ENV)
+    return f"{base.rstrip('/')}/{wf.path}" if base else wf.url
+
+
+def fetch(name: str, to: Path | str, base_url: str | None = None, timeout: float = 60.0) -> Path:
+    """Download a listed file into the weights folder `to` and check its SHA-256 (the file appears only when
+    the hash matches). WeightsError on an unknown name, a failed download or a hash mismatch."""
+    if name not in WEIGHT_FILES:
+        raise WeightsError(f"unknown weights file {name!r}; listed: {', '.join(WEIGHT_FILES)}")
+    wf = WEIGHT_FILES[name]
+    dest = wf.local(to)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f".{dest.name}.part")
+    url = source_url(wf, base_url)
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp, open(tmp, "wb") as out:
+            while block := resp.read(1 << 20):
+                out.write(block)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise WeightsError(f"download of {url} failed: {exc}") from None
+    got = sha256_of(tmp)
+    if got != wf.sha256:
+        tmp.unlink(missing_ok=True)
+        raise WeightsError(f"SHA-256 mismatch for {url}: got {got}, listed {wf.sha256}; nothing written")
+    tmp.replace(dest)
+    return dest

@@ -1,0 +1,70 @@
+"""Embed every track of a prepared dataset with frozen pretrained encoders: `embeddings/pretrained_<enc>.npy`
+(+ sidecar, standardised on train) and frame features `frames/<enc>.{npy,csv,json}`. Resumable (per-track
+parts under `<ds>/frame_parts/`), bad tracks skipped with a reason: `python -m train.embed --help`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from core.encoders.base import EncoderError
+from core.encoders.embed import EmbedConfig, run_embed
+from core.encoders.registry import encoder_names
+from core.encoders.weights import WEIGHTS_ENV, WeightsError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The CLI's flags, defaults from EmbedConfig."""
+    d = EmbedConfig()
+    ap = argparse.ArgumentParser(prog="python -m train.embed", description=__doc__)
+    ap.add_argument("--data", type=Path, required=True, help="prepared dataset folder, e.g. artifacts/gtzan_mini")
+    ap.add_argument("--encoders", default=",".join(d.encoders),
+                    help=f"comma list (default {','.join(d.encoders)}); known: {', '.join(encoder_names())}")
+    ap.add_argument("--weights-dir", default=d.weights_dir,
+                    help=f"folder laid out like ../shared/data/weights (default: ${WEIGHTS_ENV})")
+    ap.add_argument("--device", default=d.device, choices=["cpu", "cuda"])
+    ap.add_argument("--batch", type=int, default=d.batch, help="tracks encoded together")
+    ap.add_argument("--workers", type=int, default=d.workers, help="processes (each loads the encoders once)")
+    ap.add_argument("--max-seconds", type=float, default=d.max_seconds,
+                    help="decode at most this many seconds of each file (default: whole file)")
+    ap.add_argument("--quiet", action="store_true", help="no progress bar")
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse flags, embed, print the summary; exit 2 with a message on bad input."""
+    args = build_parser().parse_args(argv)
+    names = tuple(n.strip() for n in args.encoders.split(",") if n.strip())
+    unknown = [n for n in names if n not in encoder_names()]
+    if not names or unknown:
+        print(f"error: unknown encoder(s) {', '.join(unknown) or '(none given)'}; known: {', '.join(encoder_names())}",
+              file=sys.stderr)
+        return 2
+    if not (args.data / "cache").is_dir():
+        print(f"error: {args.data} is not a prepared dataset (no cache/); run `python -m train.prepare` first",
+              file=sys.stderr)
+        return 2
+    if args.device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            print("error: --device cuda but no CUDA device is available", file=sys.stderr)
+            return 2
+    cfg = EmbedConfig(encoders=names, weights_dir=args.weights_dir, device=args.device, batch=max(1, args.batch),
+                      workers=max(1, args.workers), max_seconds=args.max_seconds, progress=not args.quiet)
+    try:
+        summary = run_embed(args.data, cfg)
+    except (WeightsError, EncoderError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    for es in summary.encoders:
+        print(f"{es.encoder}: {es.done} computed, {es.reused} reused, {len(es.skipped)} skipped -> {es.embedding}")
+        for s in es.skipped:
+            print(f"  skipped {s['track_id']}: {s['reason']}")
+    print(f"wrote {args.data / 'embed_summary.json'} ({summary.seconds:.1f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
