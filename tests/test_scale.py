@@ -179,7 +179,8 @@ def test_embedding_on_dask_equals_local_and_loads_the_encoder_once_per_worker(cl
     embed = pytest.importorskip("core.encoders.embed", reason="train.embed's task (the encoders issue) is absent")
     import numpy as np
 
-    from core.scale import LocalEngine, embed_batches
+    from core.encoders.embed import embed_batches
+    from core.scale import LocalEngine
 
     clips = sorted((shared_data / "gtzan_mini" / "genres_original").glob("*/*.00000.wav"))[:3]
     tracks = [(c.stem, str(c)) for c in clips] + [("missing", str(tmp_path / "missing.wav"))]

@@ -12,6 +12,8 @@ from core.encoders.base import EncoderError
 from core.encoders.embed import EmbedConfig, run_embed
 from core.encoders.registry import encoder_names
 from core.encoders.weights import WEIGHTS_ENV, WeightsError
+from core.scale.engine import EngineError, open_engine
+from train.prepare import add_engine_flags, engine_config
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--device", default=d.device, choices=["cpu", "cuda"])
     ap.add_argument("--batch", type=int, default=d.batch, help="tracks encoded together")
     ap.add_argument("--workers", type=int, default=d.workers, help="processes (each loads the encoders once)")
+    add_engine_flags(ap)
     ap.add_argument("--max-seconds", type=float, default=d.max_seconds,
                     help="decode at most this many seconds of each file (default: whole file)")
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -54,10 +57,17 @@ def main(argv: list[str] | None = None) -> int:
     cfg = EmbedConfig(encoders=names, weights_dir=args.weights_dir, device=args.device, batch=max(1, args.batch),
                       workers=max(1, args.workers), max_seconds=args.max_seconds, progress=not args.quiet)
     try:
-        summary = run_embed(args.data, cfg)
+        engine = open_engine(engine_config(args))
+    except EngineError as e:
+        print(f"error: {e} (nothing written)", file=sys.stderr)
+        return 2
+    try:
+        summary = run_embed(args.data, cfg, engine)
     except (WeightsError, EncoderError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    finally:
+        engine.close()
     for es in summary.encoders:
         print(f"{es.encoder}: {es.done} computed, {es.reused} reused, {len(es.skipped)} skipped -> {es.embedding}")
         for s in es.skipped:

@@ -25,6 +25,7 @@ from core.encoders.frames import FrameInfo, write_frames
 from core.encoders.registry import load_encoder
 from core.encoders.weights import WEIGHT_FILES, sha256_of
 from core.io import write_json
+from core.scale.engine import Engine, EngineConfig, TaskFailure, open_engine
 
 PARTS_DIR = "frame_parts"
 
@@ -226,16 +227,6 @@ def timed() -> float:
     return time.perf_counter()
 
 
-def _worker_init() -> None:
-    import torch
-
-    torch.set_num_threads(1)
-
-
-def _batch_task(args: tuple) -> list[TrackStatus]:
-    return embed_batch(*args)
-
-
 def rate_groups(cfg: EmbedConfig) -> dict[int, tuple[str, ...]]:
     """Encoders grouped by sample rate (each file is decoded once per group); loads each once here so a
     missing/foreign/corrupt weights file fails before any work."""
@@ -246,29 +237,27 @@ def rate_groups(cfg: EmbedConfig) -> dict[int, tuple[str, ...]]:
     return {r: tuple(n) for r, n in groups.items()}
 
 
-def _run_group(ds_dir: str, tracks: list[tuple[str, str]], names: tuple[str, ...], rate: int,
-               cfg: EmbedConfig) -> list[TrackStatus]:
-    from tqdm import tqdm
+def embed_batches(engine: Engine, batches: list[tuple], desc: str = "embed", progress: bool = True
+                  ) -> list[TrackStatus]:
+    """`embed_batch(*args)` for every args tuple of `batches` on `engine` (core.scale: a local pool or a Dask
+    cluster); the TrackStatus of every (track, encoder), in batch order. A batch whose task could not finish
+    (its worker died twice) has every track skipped with that reason."""
+    statuses: list[TrackStatus] = []
+    for args, result in zip(batches, engine.map(embed_batch, batches, desc=desc, progress=progress), strict=True):
+        if isinstance(result, TaskFailure):
+            statuses += [TrackStatus(tid, name, "skipped", result.reason) for tid, _ in args[1] for name in args[2]]
+        else:
+            statuses += result
+    return statuses
 
+
+def _run_group(ds_dir: str, tracks: list[tuple[str, str]], names: tuple[str, ...], rate: int,
+               cfg: EmbedConfig, engine: Engine) -> list[TrackStatus]:
+    """Every track through the encoders of one sample rate, in batches of `cfg.batch` tracks."""
     batches = [tracks[i : i + cfg.batch] for i in range(0, len(tracks), cfg.batch)]
     args = [(ds_dir, b, names, cfg.weights_dir, cfg.device, cfg.batch, cfg.max_seconds) for b in batches]
-    bar = tqdm(total=len(tracks), desc=f"embed {Path(ds_dir).name} {','.join(names)} @ {rate} Hz", unit="track",
-               disable=not cfg.progress)
-    statuses: list[TrackStatus] = []
-    if cfg.workers > 1:
-        import multiprocessing as mp
-
-        with mp.get_context("spawn").Pool(cfg.workers, initializer=_worker_init) as pool:
-            for res in pool.imap_unordered(_batch_task, args):
-                statuses += res
-                bar.update(len({s.track_id for s in res}))
-    else:
-        for a in args:
-            res = embed_batch(*a)
-            statuses += res
-            bar.update(len(a[1]))
-    bar.close()
-    return statuses
+    desc = f"embed {Path(ds_dir).name} {','.join(names)} @ {rate} Hz"
+    return embed_batches(engine, args, desc=desc, progress=cfg.progress)
 
 
 def assemble_all(ds_dir: Path | str, cfg: EmbedConfig, statuses: list[TrackStatus]) -> EmbedSummary:
@@ -289,10 +278,11 @@ def assemble_all(ds_dir: Path | str, cfg: EmbedConfig, statuses: list[TrackStatu
     return summary
 
 
-def run_embed(ds_dir: Path | str, cfg: EmbedConfig) -> EmbedSummary:
+def run_embed(ds_dir: Path | str, cfg: EmbedConfig, engine: Engine | None = None) -> EmbedSummary:
     """Embed every catalog track of a prepared dataset with `cfg.encoders` (resumable), then write the
-    embeddings, frame stores and `embed_summary.json`. Raises WeightsError/EncoderError before any work
-    when an encoder cannot be loaded, FileNotFoundError when the dataset is not prepared."""
+    embeddings, frame stores and `embed_summary.json`. Tracks run on `engine` (default: a local pool of
+    `cfg.workers`). Raises WeightsError/EncoderError before any work when an encoder cannot be loaded,
+    FileNotFoundError when the dataset is not prepared."""
     from core.audio.cache import FeatureCache
 
     t0 = timed()
@@ -302,8 +292,13 @@ def run_embed(ds_dir: Path | str, cfg: EmbedConfig) -> EmbedSummary:
         for tmp in (Path(ds_dir) / PARTS_DIR / name).glob(".*.tmp.npz"):
             tmp.unlink(missing_ok=True)
     statuses: list[TrackStatus] = []
-    for rate, names in rate_groups(cfg).items():
-        statuses += _run_group(str(ds_dir), tracks, names, rate, cfg)
+    eng = engine or open_engine(EngineConfig(engine="local", workers=cfg.workers))
+    try:
+        for rate, names in rate_groups(cfg).items():
+            statuses += _run_group(str(ds_dir), tracks, names, rate, cfg, eng)
+    finally:
+        if engine is None:
+            eng.close()
     summary = assemble_all(ds_dir, cfg, statuses)
     summary.seconds = round(timed() - t0, 2)
     summary_json(ds_dir, summary)

@@ -11,7 +11,6 @@
 - `worker_state`, `process_setup` (state): a per-process cache for task state (models, tables) built once per
   worker process by either engine; the one-time setup of a worker (1 torch + 1 BLAS thread: identical
   bytes on every engine), `one_thread` for tasks run in this process
-- `embed_batches` (tasks): `core.encoders.embed.embed_batch` (train.embed's task) on either engine
 
 A task function must be importable by name (a module-level function) and pure in effect: it writes its own
 output atomically, so a task run twice (a rescheduled task) leaves the same bytes.
@@ -24,6 +23,5 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "TaskFailure": "engine", "ENGINES": "engine",
     "LocalEngine": "local",
     "DaskEngine": "dask_engine",
-    "embed_batches": "tasks",
     "worker_state": "state", "process_setup": "state", "clear_worker_state": "state", "one_thread": "state",
 })
