@@ -33,9 +33,9 @@ def test_missing_cache_rows_are_skipped_and_reported() -> None:
     stats = compute_mel_stats(fc, fc.split_rows("train"))
     m = build_model("dense", n_mels=16, n_frames=16, latent_dim=6, hidden=[16])
     raw = embed_tracks(m, fc, stats, window=16, hop=8)
-    assert raw["missing"] == [4]
-    assert raw["mean"].shape == (9, 6) and raw["meanstd"].shape == (9, 12)
-    emb = finalise(raw["meanstd"], fc, raw["missing"])
+    assert raw.missing == [4]
+    assert raw.pooled["mean"].shape == (9, 6) and raw.pooled["meanstd"].shape == (9, 12)
+    emb = finalise(raw.pooled["meanstd"], fc, raw.missing)
     assert np.all(emb[4] == 0) and np.isfinite(emb).all()
     assert np.allclose(emb[fc.split_rows("train")].mean(0), 0, atol=1e-5)
 
@@ -56,20 +56,20 @@ def _synthetic_ds(tmp_path: Path, n: int = 12) -> Path:
 def test_evaluation_with_artists_missing_rows_and_small_k(tmp_path: Path) -> None:
     ds = _synthetic_ds(tmp_path, n=8)
     res = evaluate_dataset(ds, EvalConfig(split="all", ks=(5, 10), n_boot=100, n_queries=3, k_show=3))
-    m = res["embeddings"]["model"]
+    m = res.to_json()["embeddings"]["model"]
     assert m["all"]["skipped_rows"] == [2]
     assert m["all"]["k_used"] == 6  # 8 tracks, one missing, minus the query
-    assert any("using K=" in w for w in res["warnings"])
+    assert any("using K=" in w for w in res.warnings)
     assert "excl_same_artist" in m and "artist_hr@10" in m["all"]["scores"]
     assert "artist_hr@10" not in m["excl_same_artist"]["scores"]
     # the genre-separating model beats the random baseline
-    assert m["all"]["scores"]["genre_p@5"]["mean"] > res["embeddings"]["baseline"]["all"]["scores"]["genre_p@5"][
-        "mean"] - 0.5
+    assert m["all"]["scores"]["genre_p@5"]["mean"] > res.to_json()["embeddings"]["baseline"]["all"]["scores"][
+        "genre_p@5"]["mean"] - 0.5
     q = pd.read_csv(ds / "queries.csv", dtype={"query_track_id": str, "rec_track_id": str})
     assert (q["query_row"] != q["rec_row"]).all()
     assert 2 not in set(q.loc[q["model"] == "model", "rec_row"])
     excl = evaluate_dataset(ds, EvalConfig(split="all", ks=(3,), n_boot=50, write=False))
-    assert excl["embeddings"]["model"]["excl_same_artist"]["chance"]["genre_p@3"] >= 0
+    assert excl.embeddings["model"].settings["excl_same_artist"].chance["genre_p@3"] >= 0
     report = (ds / "report.md").read_text()
     assert "## Conclusions" in report and "Same-artist candidates excluded" in report
 

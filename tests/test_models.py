@@ -54,3 +54,26 @@ def test_config_round_trip_and_errors() -> None:
         build_model("transformer")
     with pytest.raises(ValueError, match="objective"):
         build_model("dense", objective="contrastive")
+
+
+def test_model_stores_audio_settings_and_refuses_another_cache() -> None:
+    from dataclasses import replace
+
+    from core.audio.config import DEFAULT_AUDIO
+    from core.recommend.autoencoders import AudioMismatch
+    from core.recommend.embeddings import embed_tracks
+    from core.recommend.windows import compute_mel_stats
+    from tests.helpers.fake_cache import FakeCache
+
+    m = build_model("dense", n_mels=16, n_frames=8, latent_dim=4, hidden=[8])
+    kw = m.config()["kwargs"]
+    assert (kw["sample_rate"], kw["hop_length"]) == (DEFAULT_AUDIO.sample_rate, DEFAULT_AUDIO.hop_length)
+    fc = FakeCache(n_tracks=6, n_mels=16, frames=12)
+    assert fc.config.n_mels == fc.mels.shape[1] == 16
+    stats = compute_mel_stats(fc, fc.split_rows("train"))
+    assert embed_tracks(m, fc, stats, window=8).pooled["mean"].shape == (6, 4)
+    fc.config = replace(fc.config, sample_rate=16000)
+    with pytest.raises(AudioMismatch, match="sample_rate: model 22050 vs cache 16000"):
+        embed_tracks(m, fc, stats, window=8)
+    with pytest.raises(AudioMismatch, match="n_mels"):
+        build_model("dense", n_mels=32, n_frames=8, latent_dim=4).check_audio(DEFAULT_AUDIO.__class__(n_mels=16))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +22,13 @@ if TYPE_CHECKING:  # torch is imported only where windows are encoded, so reader
 POOLINGS = ("mean", "meanstd")
 
 
+@dataclass
+class TrackEmbeddings:
+    """Raw (unstandardised) track embeddings of one model: one matrix per pooling, and the track rows
+    that had no windows (zero vectors in every matrix)."""
+
+    pooled: dict[str, np.ndarray]
+    missing: list[int] = field(default_factory=list)
 
 
 def standardise(emb: np.ndarray, fit_rows: np.ndarray | list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -82,16 +90,25 @@ def pool_tracks(latents: np.ndarray, win_rows: np.ndarray, n_tracks: int,
 
 
 def embed_tracks(model: torch.nn.Module, fc: MelCache, stats: MelStats, window: int, hop: int | None = None,
-                 poolings: tuple[str, ...] = POOLINGS, batch_size: int = 128) -> dict[str, Any]:
-    """Raw (unstandardised) track embeddings for each pooling plus the rows that had no windows."""
+                 poolings: tuple[str, ...] = POOLINGS, batch_size: int = 128) -> TrackEmbeddings:
+    """Raw (unstandardised) track embeddings for each pooling plus the rows that had no windows.
+
+    A model that knows its audio settings (`check_audio`) refuses a cache prepared with others."""
+    if hasattr(model, "check_audio") and hasattr(fc, "config"):
+        model.check_audio(fc.config)
     n = len(fc.tracks)
     lat, wr = window_latents(model, fc, stats, window, hop, batch_size)
-    res: dict[str, Any] = {}
+    return pool_all(lat, wr, n, poolings)
+
+
+def pool_all(latents: np.ndarray, win_rows: np.ndarray, n_tracks: int,
+             poolings: tuple[str, ...] = POOLINGS) -> TrackEmbeddings:
+    """Pool window latents with every pooling in `poolings`."""
+    res: dict[str, np.ndarray] = {}
     missing: list[int] = []
     for p in poolings:
-        res[p], missing = pool_tracks(lat, wr, n, p)
-    res["missing"] = missing
-    return res
+        res[p], missing = pool_tracks(latents, win_rows, n_tracks, p)
+    return TrackEmbeddings(res, missing)
 
 
 def finalise(emb: np.ndarray, fc: MelCache, missing: list[int] | None = None) -> np.ndarray:

@@ -19,14 +19,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from core.io import to_markdown
+from core.io import atomic_write_text, to_markdown
 from core.recommend.embeddings import list_embeddings, load_embedding
 from core.recommend.metrics import (
     Estimate,
     bootstrap_ci,
-    chance_hit_rate,
-    chance_precision,
-    chance_tag_jaccard,
+    chance_level,
     genre_cosine_gap,
     hit_rate_at_k,
     paired_bootstrap_diff,
@@ -69,41 +67,65 @@ def query_rows_for(tracks: pd.DataFrame, split: str) -> np.ndarray:
     return rows
 
 
+@dataclass
+class EmbeddingScore:
+    """Scores of one embedding under one candidate setting: per-query values (for paired comparisons)
+    and their bootstrap estimates, chance levels, K used and the rows that could not be scored."""
+
+    queries: np.ndarray
+    per_query: dict[str, np.ndarray]
+    estimates: dict[str, Estimate]
+    chance: dict[str, float]
+    k_used: int
+    n_candidates: int
+    skipped_rows: list[int]
+    diff_vs_baseline: dict[str, Estimate] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The metrics.json form of this setting (per-query values left out)."""
+        d: dict[str, Any] = {"scores": {k: v.to_dict() for k, v in self.estimates.items()}, "chance": self.chance,
+                             "k_used": self.k_used, "n_candidates": self.n_candidates,
+                             "skipped_rows": self.skipped_rows}
+        if self.diff_vs_baseline is not None:
+            d["diff_vs_baseline"] = {k: v.to_dict() for k, v in self.diff_vs_baseline.items()}
+        return d
+
+
+def _label_arrays(tracks: pd.DataFrame, info: dict[str, bool]) -> tuple[np.ndarray, Any, Any]:
+    """(genres, artists or None, tags or None) as object arrays of str."""
+    def col(name: str) -> np.ndarray:
+        return tracks[name].fillna("").astype(str).to_numpy(dtype=object)
+    return col("genre"), (col("artist") if info["artist"] else None), (col("tags") if info["tags"] else None)
+
+
 def score_embedding(emb: np.ndarray, tracks: pd.DataFrame, query_rows: np.ndarray, ks: tuple[int, ...],
-                    exclude_same_artist: bool, n_boot: int = 1000, seed: int = 0) -> dict[str, Any]:
+                    exclude_same_artist: bool, n_boot: int = 1000, seed: int = 0) -> EmbeddingScore:
     """Per-query scores and their bootstrap estimates for one embedding and one candidate setting."""
     info = label_info(tracks)
-    genres = tracks["genre"].fillna("").astype(str).to_numpy(dtype=object)
-    artists = tracks["artist"].fillna("").astype(str).to_numpy(dtype=object) if info["artist"] else None
-    tags = tracks["tags"].fillna("").astype(str).to_numpy(dtype=object) if info["tags"] else None
+    genres, artists, tags = _label_arrays(tracks, info)
     ok = valid_rows(emb)
     q = query_rows[ok[query_rows]]
     n_cand = int(ok.sum()) - 1
     per_query: dict[str, np.ndarray] = {}
-    est: dict[str, Estimate] = {}
     chance: dict[str, float] = {}
     kmax = effective_k(max(ks), n_cand)
     idx, _ = recommend(emb, q, kmax, candidate_mask=ok, artists=artists, exclude_same_artist=exclude_same_artist)
+    excl = {"artists": artists, "exclude_same_artist": exclude_same_artist}
     for k in ks:
         kk = min(k, kmax)
         sub = idx[:, :kk]
         if info["genre"]:
-            v = precision_at_k(genres, q, sub)
-            per_query[f"genre_p@{k}"] = v
-            chance[f"genre_p@{k}"] = float(np.nanmean(chance_precision(genres, q, ok, artists, exclude_same_artist)))
+            per_query[f"genre_p@{k}"] = precision_at_k(genres, q, sub)
+            chance[f"genre_p@{k}"] = float(np.nanmean(chance_level("precision", genres, q, kk, ok, **excl)))
         if info["artist"] and not exclude_same_artist:
-            v = hit_rate_at_k(artists, q, sub)
-            per_query[f"artist_hr@{k}"] = v
-            chance[f"artist_hr@{k}"] = float(np.nanmean(chance_hit_rate(artists, q, kk, ok)))
+            per_query[f"artist_hr@{k}"] = hit_rate_at_k(artists, q, sub)
+            chance[f"artist_hr@{k}"] = float(np.nanmean(chance_level("hit_rate", artists, q, kk, ok)))
         if info["tags"]:
-            v = tag_jaccard_at_k(tags, q, sub)
-            per_query[f"tag_jaccard@{k}"] = v
-            chance[f"tag_jaccard@{k}"] = float(np.nanmean(chance_tag_jaccard(tags, q, ok, artists,
-                                                                              exclude_same_artist)))
-    for name, v in per_query.items():
-        est[name] = bootstrap_ci(v, n_boot, seed)
-    return {"queries": q, "per_query": per_query, "estimates": est, "chance": chance, "k_used": kmax,
-            "n_candidates": n_cand, "skipped_rows": [int(r) for r in np.nonzero(~ok)[0]]}
+            per_query[f"tag_jaccard@{k}"] = tag_jaccard_at_k(tags, q, sub)
+            chance[f"tag_jaccard@{k}"] = float(np.nanmean(chance_level("tag_jaccard", tags, q, kk, ok, **excl)))
+    est = {name: bootstrap_ci(v, n_boot, seed) for name, v in per_query.items()}
+    return EmbeddingScore(queries=q, per_query=per_query, estimates=est, chance=chance, k_used=kmax,
+                          n_candidates=n_cand, skipped_rows=[int(r) for r in np.nonzero(~ok)[0]])
 
 
 def pick_queries(tracks: pd.DataFrame, split: str, n: int = 8, seed: int = 0,
@@ -193,15 +215,63 @@ def query_table(embs: dict[str, np.ndarray], tracks: pd.DataFrame, queries: list
     return pd.DataFrame(recs)
 
 
-def evaluate_dataset(ds_dir: Path | str, cfg: EvalConfig | None = None) -> dict[str, Any]:
-    """Score every embedding of `ds_dir`; write metrics.json, queries.csv and report.md; return the metrics."""
-    cfg = cfg or EvalConfig()
-    ds_dir = Path(ds_dir)
+@dataclass
+class EmbeddingResult:
+    """Everything measured for one embedding: its scores under each candidate setting and the
+    same- vs different-genre cosine."""
+
+    dim: int
+    pooling: str
+    settings: dict[str, EmbeddingScore]
+    genre_cosine: dict[str, float] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """metrics.json form: dim, pooling, one entry per setting, genre_cosine."""
+        d: dict[str, Any] = {"dim": self.dim, "pooling": self.pooling}
+        d.update({s: v.to_json() for s, v in self.settings.items()})
+        if self.genre_cosine is not None:
+            d["genre_cosine"] = self.genre_cosine
+        return d
+
+
+@dataclass
+class Evaluation:
+    """The result of `evaluate_dataset`: what metrics.json holds (`to_json()`), plus the handpicked
+    query table (queries.csv) and the per-query values behind every estimate."""
+
+    dataset: str
+    split: str
+    n_queries: int
+    n_tracks: int
+    ks: list[int]
+    n_boot: int
+    seed: int
+    labels: dict[str, bool]
+    embeddings: dict[str, EmbeddingResult]
+    warnings: list[str] = field(default_factory=list)
+    handpicked_queries: list[int] = field(default_factory=list)
+    queries: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    def to_json(self) -> dict[str, Any]:
+        """The metrics.json document."""
+        return {"dataset": self.dataset, "split": self.split, "n_queries": self.n_queries,
+                "n_tracks": self.n_tracks, "ks": self.ks, "n_boot": self.n_boot, "seed": self.seed,
+                "labels": self.labels, "embeddings": {n: r.to_json() for n, r in self.embeddings.items()},
+                "warnings": self.warnings, "handpicked_queries": self.handpicked_queries}
+
+    def settings(self) -> list[str]:
+        """Candidate settings evaluated: "all", plus "excl_same_artist" where artists are known."""
+        return ["all"] + (["excl_same_artist"] if self.labels["artist"] else [])
+
+
+def load_evaluation_inputs(ds_dir: Path, names: list[str] | None
+                           ) -> tuple[pd.DataFrame, dict[str, np.ndarray], dict[str, dict[str, Any]]]:
+    """(ok tracks in row order, embeddings by name, their sidecars); rows must match the catalog."""
     from core.audio.cache import load_catalog
 
     cat = load_catalog(ds_dir)
     tracks = cat[cat["row"] >= 0].sort_values("row").reset_index(drop=True)
-    names = cfg.embeddings or list_embeddings(ds_dir)
+    names = names or list_embeddings(ds_dir)
     if not names:
         raise FileNotFoundError(f"no embeddings in {ds_dir / 'embeddings'}; run train.autoencoders first")
     embs: dict[str, np.ndarray] = {}
@@ -212,53 +282,63 @@ def evaluate_dataset(ds_dir: Path | str, cfg: EvalConfig | None = None) -> dict[
             raise ValueError(f"embedding {n} has {e.shape[0]} rows but the catalog has {len(tracks)} ok tracks; "
                              "re-run train.autoencoders after re-preparing the dataset")
         embs[n], metas[n] = e, m
-    info = label_info(tracks)
-    q_rows = query_rows_for(tracks, cfg.split)
-    settings = [("all", False)] + ([("excl_same_artist", True)] if info["artist"] else [])
-    results: dict[str, Any] = {"dataset": ds_dir.name, "split": cfg.split, "n_queries": int(len(q_rows)),
-                               "n_tracks": int(len(tracks)), "ks": list(cfg.ks), "n_boot": cfg.n_boot,
-                               "seed": cfg.seed, "labels": info, "embeddings": {}}
-    per_query_all: dict[tuple[str, str], dict[str, np.ndarray]] = {}
-    query_of: dict[tuple[str, str], np.ndarray] = {}
+    return tracks, embs, metas
+
+
+def score_all(ev: Evaluation, embs: dict[str, np.ndarray], metas: dict[str, dict[str, Any]],
+              tracks: pd.DataFrame, q_rows: np.ndarray, cfg: EvalConfig) -> None:
+    """Fill `ev.embeddings` (every embedding under every setting) and `ev.warnings`."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         for n, e in embs.items():
-            r: dict[str, Any] = {"dim": int(e.shape[1]), "pooling": metas[n].get("pooling", "")}
-            for sname, excl in settings:
-                s = score_embedding(e, tracks, q_rows, cfg.ks, excl, cfg.n_boot, cfg.seed)
-                per_query_all[(n, sname)] = s["per_query"]
-                query_of[(n, sname)] = s["queries"]
-                r[sname] = {"scores": {k: v.to_dict() for k, v in s["estimates"].items()},
-                            "chance": s["chance"], "k_used": s["k_used"], "n_candidates": s["n_candidates"],
-                            "skipped_rows": s["skipped_rows"]}
-            if info["genre"]:
-                r["genre_cosine"] = genre_cosine_gap(e, tracks["genre"].astype(str).to_numpy(object),
-                                                     np.nonzero(valid_rows(e))[0])
-            results["embeddings"][n] = r
-    results["warnings"] = sorted({str(w.message) for w in caught})
-    # paired differences vs the baseline
-    if "baseline" in embs:
-        for n in embs:
-            if n == "baseline":
-                continue
-            for sname, _ in settings:
-                diffs = {}
-                base = per_query_all[("baseline", sname)]
-                if not np.array_equal(query_of[(n, sname)], query_of[("baseline", sname)]):
-                    continue  # different valid query sets (missing rows): no paired comparison
-                for metric, v in per_query_all[(n, sname)].items():
-                    d = paired_bootstrap_diff(v, base[metric], cfg.n_boot, cfg.seed)
-                    diffs[metric] = d.to_dict()
-                results["embeddings"][n][sname]["diff_vs_baseline"] = diffs
-    queries = pick_queries(tracks, cfg.split, cfg.n_queries, cfg.seed, cfg.queries_csv)
-    qdf = query_table(embs, tracks, queries, cfg.k_show)
-    results["handpicked_queries"] = queries
+            settings = {s: score_embedding(e, tracks, q_rows, cfg.ks, s == "excl_same_artist", cfg.n_boot, cfg.seed)
+                        for s in ev.settings()}
+            gc = None
+            if ev.labels["genre"]:
+                gc = genre_cosine_gap(e, tracks["genre"].astype(str).to_numpy(object), np.nonzero(valid_rows(e))[0])
+            ev.embeddings[n] = EmbeddingResult(int(e.shape[1]), metas[n].get("pooling", ""), settings, gc)
+    ev.warnings = sorted({str(w.message) for w in caught})
+
+
+def add_baseline_diffs(ev: Evaluation, cfg: EvalConfig) -> None:
+    """Paired bootstrap difference of every embedding minus the baseline, per setting and metric
+    (only where both were scored on the same queries)."""
+    if "baseline" not in ev.embeddings:
+        return
+    base = ev.embeddings["baseline"]
+    for n, r in ev.embeddings.items():
+        if n == "baseline":
+            continue
+        for s, sc in r.settings.items():
+            b = base.settings[s]
+            if not np.array_equal(sc.queries, b.queries):
+                continue  # different valid query sets (missing rows): no paired comparison
+            sc.diff_vs_baseline = {m: paired_bootstrap_diff(v, b.per_query[m], cfg.n_boot, cfg.seed)
+                                   for m, v in sc.per_query.items()}
+
+
+def write_outputs(ds_dir: Path, ev: Evaluation, tracks: pd.DataFrame) -> None:
+    """metrics.json, queries.csv and report.md."""
+    atomic_write_text(ds_dir / "metrics.json", json.dumps(ev.to_json(), indent=2, default=float))
+    ev.queries.to_csv(ds_dir / "queries.csv", index=False)
+    atomic_write_text(ds_dir / "report.md", render_report(ev, tracks))
+
+
+def evaluate_dataset(ds_dir: Path | str, cfg: EvalConfig | None = None) -> Evaluation:
+    """Score every embedding of `ds_dir`; write metrics.json, queries.csv and report.md; return the results."""
+    cfg = cfg or EvalConfig()
+    ds_dir = Path(ds_dir)
+    tracks, embs, metas = load_evaluation_inputs(ds_dir, cfg.embeddings)
+    q_rows = query_rows_for(tracks, cfg.split)
+    ev = Evaluation(dataset=ds_dir.name, split=cfg.split, n_queries=int(len(q_rows)), n_tracks=int(len(tracks)),
+                    ks=list(cfg.ks), n_boot=cfg.n_boot, seed=cfg.seed, labels=label_info(tracks), embeddings={})
+    score_all(ev, embs, metas, tracks, q_rows, cfg)
+    add_baseline_diffs(ev, cfg)
+    ev.handpicked_queries = pick_queries(tracks, cfg.split, cfg.n_queries, cfg.seed, cfg.queries_csv)
+    ev.queries = query_table(embs, tracks, ev.handpicked_queries, cfg.k_show)
     if cfg.write:
-        (ds_dir / "metrics.json").write_text(json.dumps(results, indent=2, default=float))
-        qdf.to_csv(ds_dir / "queries.csv", index=False)
-        (ds_dir / "report.md").write_text(render_report(results, qdf, tracks, per_query_all, query_of))
-    results["_queries_df"] = qdf
-    return results
+        write_outputs(ds_dir, ev, tracks)
+    return ev
 
 
 def _metric_names(results: dict[str, Any], setting: str) -> list[str]:
@@ -271,8 +351,11 @@ def _metric_names(results: dict[str, Any], setting: str) -> list[str]:
     return names
 
 
-def metrics_table(results: dict[str, Any], setting: str = "all") -> pd.DataFrame:
-    """One row per embedding: each metric as 'mean [lo, hi]', plus chance levels as a last row."""
+def metrics_table(results: dict[str, Any] | Evaluation, setting: str = "all") -> pd.DataFrame:
+    """One row per embedding of a metrics.json document (or an `Evaluation`): each metric as
+    'mean [lo, hi]', plus chance levels as a last row."""
+    if isinstance(results, Evaluation):
+        results = results.to_json()
     rows = []
     names = _metric_names(results, setting)
     chance: dict[str, float] = {}
@@ -299,10 +382,10 @@ def _per_genre(per_query: dict[str, np.ndarray], queries: np.ndarray, tracks: pd
     return pd.Series(per_query[metric]).groupby(g).mean()
 
 
-def render_report(results: dict[str, Any], qdf: pd.DataFrame, tracks: pd.DataFrame,
-                  per_query_all: dict[tuple[str, str], dict[str, np.ndarray]],
-                  query_of: dict[tuple[str, str], np.ndarray]) -> str:
+def render_report(ev: Evaluation, tracks: pd.DataFrame) -> str:
     """The Markdown evaluation report, ending with data-driven conclusions."""
+    results = ev.to_json()
+    qdf = ev.queries
     info = results["labels"]
     ks = results["ks"]
     out = [f"# Retrieval evaluation: {results['dataset']}", ""]
@@ -355,14 +438,13 @@ def render_report(results: dict[str, Any], qdf: pd.DataFrame, tracks: pd.DataFra
             out.append("Genre hits: " + ", ".join(f"{m} {h}/{len(sub[sub['model'] == m])}" for m, h in hits.items())
                        + "\n")
     out += ["", "## Conclusions", ""]
-    out += conclusions(results, tracks, per_query_all, query_of)
+    out += conclusions(ev, tracks)
     return "\n".join(out) + "\n"
 
 
-def conclusions(results: dict[str, Any], tracks: pd.DataFrame,
-                per_query_all: dict[tuple[str, str], dict[str, np.ndarray]],
-                query_of: dict[tuple[str, str], np.ndarray]) -> list[str]:
+def conclusions(ev: Evaluation, tracks: pd.DataFrame) -> list[str]:
     """Plain-language findings computed from the numbers (best model vs baseline, per genre, cosine gap)."""
+    results = ev.to_json()
     lines: list[str] = []
     embs = results["embeddings"]
     kmax = max(results["ks"])
@@ -391,9 +473,9 @@ def conclusions(results: dict[str, Any], tracks: pd.DataFrame,
                      f"(chance {chance:.3f}); it {verdict} ({base.width:.3f}); "
                      f"paired difference {d.fmt()}{sig}.")
         if results["labels"]["genre"] and metric.startswith("genre_p"):
-            pq_b = per_query_all[("baseline", "all")][metric]
-            pq_m = per_query_all[(best_name, "all")][metric]
-            qb, qm = query_of[("baseline", "all")], query_of[(best_name, "all")]
+            sb, sm = ev.embeddings["baseline"].settings["all"], ev.embeddings[best_name].settings["all"]
+            pq_b, pq_m = sb.per_query[metric], sm.per_query[metric]
+            qb, qm = sb.queries, sm.queries
             if np.array_equal(qb, qm):
                 gb = _per_genre({"m": pq_b}, qb, tracks, "m")
                 gm = _per_genre({"m": pq_m}, qm, tracks, "m")
