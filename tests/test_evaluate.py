@@ -84,15 +84,33 @@ def test_evaluation_is_reproducible(tmp_path: Path) -> None:
     assert (ds / "metrics.json").read_text() == a and (ds / "queries.csv").read_text() == qa
 
 
-def test_train_autoencoders_on_real_audio_writes_aligned_embeddings(demo_dir: Path, tmp_path: Path) -> None:
+def test_train_autoencoders_on_real_audio_writes_aligned_embeddings(demo_dir: Path, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    import core.recommend.evaluation as evaluation
     from train.autoencoders import main as train_main
     from train.evaluate import main as eval_main
 
     ds = tmp_path / "demo"
     shutil.copytree(demo_dir, ds)
+    scored: list[np.ndarray] = []
+    real_score = evaluation.score_embedding
+
+    def spy(emb, tracks, query_rows, *a, **kw):  # type: ignore[no-untyped-def]
+        scored.append(np.asarray(query_rows))
+        return real_score(emb, tracks, query_rows, *a, **kw)
+
+    monkeypatch.setattr(evaluation, "score_embedding", spy)
     rc = train_main(["--data", str(ds), "--models", "conv1d", "--window", "32", "--embed-hop", "32",
                      "--epochs", "2", "--max-steps", "2", "--samples-per-epoch", "64", "--latent", "8", "--quiet"])
     assert rc == 0
+    # no test figures while training: every score computed during the run used validation queries only
+    cat0 = pd.read_csv(ds / "catalog.csv")
+    val_rows = set(cat0.loc[(cat0["row"] >= 0) & (cat0["split"] == "val"), "row"].astype(int))
+    assert scored and all(set(q.tolist()) <= val_rows for q in scored)
+    printed = capsys.readouterr().out
+    assert "test_" not in printed and "val genre_p@10_mean" in printed
+    monkeypatch.undo()
     cat = pd.read_csv(ds / "catalog.csv")
     n_ok = int((cat["row"] >= 0).sum())
     emb, meta = load_embedding(ds, "conv1d_ae_z8")
@@ -103,6 +121,8 @@ def test_train_autoencoders_on_real_audio_writes_aligned_embeddings(demo_dir: Pa
     assert base.shape[0] == n_ok
     exp = pd.read_csv(ds / "experiments.csv")
     assert exp.iloc[-1]["run"] == "conv1d_ae_z8" and exp.iloc[-1]["latent"] == 8
+    assert not [c for c in exp.columns if c.startswith("test_")] and "sel_genre_p@10_mean" in exp.columns
+    assert json.loads((ds / "embeddings" / "conv1d_ae_z8.json").read_text())["family"] == "autoencoder"
     assert (ds / "experiments.md").read_text().count("conv1d_ae_z8") == 1
     # resuming the same run with another latent size is refused, nothing overwritten
     last = ds / "checkpoints" / "conv1d_ae_z8" / "last.pt"
@@ -113,3 +133,52 @@ def test_train_autoencoders_on_real_audio_writes_aligned_embeddings(demo_dir: Pa
     assert eval_main(["--data", str(ds), "--n-boot", "50"]) == 0
     metrics = json.loads((ds / "metrics.json").read_text())
     assert set(metrics["embeddings"]) == {"baseline", "conv1d_ae_z8"}
+
+
+# 6 tracks on a circle (angles), genres and artists chosen so the artist filter changes P@1 (hand-computed)
+ANG = np.array([0.0, 0.1, 0.5, 1.1, 3.0, 3.1])
+GEN = ["a", "a", "b", "a", "b", "b"]
+ART = ["x", "x", "y", "z", "w", "w"]
+
+
+def _circle_ds(tmp_path: Path) -> Path:
+    fc = FakeCache(n_tracks=6)
+    ds = tmp_path / "circle"
+    ds.mkdir()
+    fc.catalog.assign(genre=GEN, artist=ART, split="test", tags="").to_csv(ds / "catalog.csv", index=False)
+    circle = np.stack([np.cos(ANG), np.sin(ANG)], 1).astype(np.float32)
+    write_embedding(ds, "baseline", circle, {"pooling": "stats"})
+    rng = np.random.default_rng(0)
+    write_embedding(ds, "pretrained_toy", rng.normal(size=(6, 4)).astype(np.float32), {"family": "pretrained"})
+    write_embedding(ds, "toy_ae", (circle + 0.01).astype(np.float32), {"checkpoint": "x.pt"})
+    return ds
+
+
+def test_artist_filter_against_hand_computed_example(tmp_path: Path) -> None:
+    ds = _circle_ds(tmp_path)
+    ev = evaluate_dataset(ds, EvalConfig(split="all", ks=(1, 2), n_boot=200, n_queries=2, k_show=2))
+    base = ev.embeddings["baseline"].settings
+    # K=1, all: nearest of 0 is 1 (a) ✓, of 1 is 0 ✓, of 2 is 1 ✗, of 3 is 2 ✗, of 4 is 5 ✓, of 5 is 4 ✓ -> 4/6
+    assert base["all"].per_query["genre_p@1"].tolist() == [1, 1, 0, 0, 1, 1]
+    # excluded: 0 -> 2 (b) ✗, 1 -> 2 ✗, 2 -> 1 ✗, 3 -> 2 ✗, 4 -> 3 (a) ✗, 5 -> 3 ✗ -> 0
+    assert base["excl_same_artist"].per_query["genre_p@1"].tolist() == [0] * 6
+    # K=2: all lists [1,2] [0,2] [1,0] [2,1] [5,3] [4,3]; excluded [2,3] [2,3] [1,0] [2,1] [3,2] [3,2]
+    assert base["all"].per_query["genre_p@2"].tolist() == [0.5, 0.5, 0, 0.5, 0.5, 0.5]
+    assert base["excl_same_artist"].per_query["genre_p@2"].tolist() == [0.5, 0.5, 0, 0.5, 0.5, 0.5]
+    # chance: same-genre share among candidates: 2/5 for every query; excluded 1/4,1/4,2/5,2/5,1/4,1/4
+    assert base["all"].chance["genre_p@1"] == pytest.approx(0.4)
+    assert base["excl_same_artist"].chance["genre_p@1"] == pytest.approx((4 * 0.25 + 2 * 0.4) / 6)
+    assert base["excl_same_artist"].estimates["genre_p@1"].mean == 0.0
+    # the paired difference vs the baseline exists in the filtered setting too; families are labelled
+    assert ev.embeddings["toy_ae"].settings["excl_same_artist"].diff_vs_baseline is not None
+    assert [ev.embeddings[n].family for n in ("baseline", "pretrained_toy", "toy_ae")] == [
+        "classic", "pretrained", "autoencoder"]
+    report = (ds / "report.md").read_text()
+    head = report.split("## Headline")[1].split("##")[0]
+    assert "same-artist candidates excluded" in head and "pretrained reference `pretrained_toy`" in head
+    assert "baseline (classic): 0.417" in head  # P@max(K) = P@2 with the filter: 2.5 / 6
+    q = pd.read_csv(ds / "queries.csv")
+    assert set(q["setting"]) == {"all", "excl_same_artist"}
+    ex = q[q["setting"] == "excl_same_artist"]
+    assert not (ex["artist_hit"]).any() and q[q["setting"] == "all"]["artist_hit"].any()
+    assert "pretrained reference" in report and "(same-artist candidates excluded):" in report

@@ -106,7 +106,8 @@ def main(argv: list[str] | None = None) -> int:
         r = out.row
         print(f"{r['run']}: {r['epochs']} epochs ({r['stopped']}), val loss {r['best_val_loss']}, "
               f"{r['wall_s']} s, {r['windows_per_s']} win/s, pooling {r['pooling']}; "
-              + ", ".join(f"{k} {v}" for k, v in r.items() if k.startswith(("sel_", "test_")) and "@" in k))
+              + "val " + ", ".join(f"{k.removeprefix('sel_')} {v}" for k, v in r.items()
+                                   if k.startswith("sel_") and "@" in k))
     return 0
 
 

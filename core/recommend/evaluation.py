@@ -4,8 +4,12 @@ Markdown report (metrics.json, queries.csv, report.md).
 
 Protocol: queries are the tracks of one split (default `test`; use `val` for model
 selection), candidates are all ok tracks of the dataset except the query itself (and,
-in the "excl. same artist" setting, tracks by the query's artist). CIs are percentile
-bootstraps over queries (fixed seed).
+in the "excl. same artist" setting, tracks by the query's artist: Pampalk's artist filter).
+Where a catalog has artists every genre/tag figure is reported in both settings, and the
+report's headline and conclusions use the artist-filtered one. CIs are percentile
+bootstraps over queries (fixed seed); differences against the baseline are paired bootstraps
+over the same queries. Embeddings of the "pretrained" family (sidecar `family`, or a name
+starting with `pretrained_`) appear in every table labelled "pretrained reference".
 """
 
 from __future__ import annotations
@@ -181,8 +185,10 @@ def _track_label(t: pd.Series) -> str:
     return " ".join(bits)
 
 
-def query_table(embs: dict[str, np.ndarray], tracks: pd.DataFrame, queries: list[int], k: int) -> pd.DataFrame:
-    """Long table of each query's top-K under every embedding with genre/artist/tag hits."""
+def query_table(embs: dict[str, np.ndarray], tracks: pd.DataFrame, queries: list[int], k: int,
+                exclude_same_artist: bool = False) -> pd.DataFrame:
+    """Long table of each query's top-K under every embedding with genre/artist/tag hits; column `setting`
+    says whether same-artist candidates were excluded ("excl_same_artist") or not ("all")."""
     t = tracks.set_index("row", drop=False)
     info = label_info(tracks)
     artists = tracks["artist"].fillna("").astype(str).to_numpy(dtype=object) if info["artist"] else None
@@ -193,26 +199,53 @@ def query_table(embs: dict[str, np.ndarray], tracks: pd.DataFrame, queries: list
         if not qs:
             continue
         kk = min(k, int(ok.sum()) - 1)
-        idx, sc = recommend(emb, qs, kk, candidate_mask=ok, artists=artists)
+        idx, sc = recommend(emb, qs, kk, candidate_mask=ok, artists=artists, exclude_same_artist=exclude_same_artist)
         for qi, q in enumerate(qs):
-            qt = t.loc[q]
-            qtags = split_tags(qt.get("tags", ""))
-            for rank, (r, s) in enumerate(zip(idx[qi], sc[qi]), 1):
-                if r < 0:
-                    continue
-                rt = t.loc[int(r)]
-                rtags = split_tags(rt.get("tags", ""))
-                recs.append({
-                    "query_row": q, "query_track_id": qt["track_id"], "query_title": qt.get("title", ""),
-                    "query_genre": qt.get("genre", ""), "query_artist": qt.get("artist", ""),
-                    "model": name, "rank": rank, "rec_row": int(r), "rec_track_id": rt["track_id"],
-                    "rec_title": rt.get("title", ""), "rec_genre": rt.get("genre", ""),
-                    "rec_artist": rt.get("artist", ""), "score": round(float(s), 4),
-                    "genre_hit": bool(qt.get("genre", "")) and rt.get("genre", "") == qt.get("genre", ""),
-                    "artist_hit": bool(qt.get("artist", "")) and rt.get("artist", "") == qt.get("artist", ""),
-                    "tag_jaccard": (len(qtags & rtags) / len(qtags | rtags)) if (qtags or rtags) else 0.0,
-                })
-    return pd.DataFrame(recs)
+            recs += _query_rows(t, name, q, idx[qi], sc[qi])
+    df = pd.DataFrame(recs)
+    if len(df):
+        df["setting"] = "excl_same_artist" if exclude_same_artist else "all"
+    return df
+
+
+def _query_rows(t: pd.DataFrame, name: str, q: int, idx: np.ndarray, sc: np.ndarray) -> list[dict[str, Any]]:
+    """queries.csv rows of one query's list under one embedding."""
+    qt = t.loc[q]
+    qtags = split_tags(qt.get("tags", ""))
+    out = []
+    for rank, (r, s) in enumerate(zip(idx, sc), 1):
+        if r < 0:
+            continue
+        rt = t.loc[int(r)]
+        rtags = split_tags(rt.get("tags", ""))
+        out.append({
+            "query_row": q, "query_track_id": qt["track_id"], "query_title": qt.get("title", ""),
+            "query_genre": qt.get("genre", ""), "query_artist": qt.get("artist", ""),
+            "model": name, "rank": rank, "rec_row": int(r), "rec_track_id": rt["track_id"],
+            "rec_title": rt.get("title", ""), "rec_genre": rt.get("genre", ""),
+            "rec_artist": rt.get("artist", ""), "score": round(float(s), 4),
+            "genre_hit": bool(qt.get("genre", "")) and rt.get("genre", "") == qt.get("genre", ""),
+            "artist_hit": bool(qt.get("artist", "")) and rt.get("artist", "") == qt.get("artist", ""),
+            "tag_jaccard": (len(qtags & rtags) / len(qtags | rtags)) if (qtags or rtags) else 0.0,
+        })
+    return out
+
+
+FAMILY_LABELS = {"classic": "classic", "autoencoder": "autoencoder", "pretrained": "pretrained reference",
+                 "contrastive": "contrastive"}
+
+
+def family_of(name: str, meta: dict[str, Any]) -> str:
+    """An embedding's family: its sidecar's "family", else "pretrained" for `pretrained_*`, "classic" for
+    the baseline, "autoencoder" for anything with a checkpoint."""
+    fam = str(meta.get("family", "") or "")
+    if fam:
+        return fam
+    if name.startswith("pretrained_"):
+        return "pretrained"
+    if name == "baseline":
+        return "classic"
+    return "autoencoder" if meta.get("checkpoint") else ""
 
 
 @dataclass
@@ -224,10 +257,11 @@ class EmbeddingResult:
     pooling: str
     settings: dict[str, EmbeddingScore]
     genre_cosine: dict[str, float] | None = None
+    family: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        """metrics.json form: dim, pooling, one entry per setting, genre_cosine."""
-        d: dict[str, Any] = {"dim": self.dim, "pooling": self.pooling}
+        """metrics.json form: dim, pooling, family, one entry per setting, genre_cosine."""
+        d: dict[str, Any] = {"dim": self.dim, "pooling": self.pooling, "family": self.family}
         d.update({s: v.to_json() for s, v in self.settings.items()})
         if self.genre_cosine is not None:
             d["genre_cosine"] = self.genre_cosine
@@ -263,6 +297,11 @@ class Evaluation:
         """Candidate settings evaluated: "all", plus "excl_same_artist" where artists are known."""
         return ["all"] + (["excl_same_artist"] if self.labels["artist"] else [])
 
+    @property
+    def primary_setting(self) -> str:
+        """The setting of the headline and conclusions: same-artist excluded where artists are known."""
+        return self.settings()[-1]
+
 
 def load_evaluation_inputs(ds_dir: Path, names: list[str] | None
                            ) -> tuple[pd.DataFrame, dict[str, np.ndarray], dict[str, dict[str, Any]]]:
@@ -296,7 +335,8 @@ def score_all(ev: Evaluation, embs: dict[str, np.ndarray], metas: dict[str, dict
             gc = None
             if ev.labels["genre"]:
                 gc = genre_cosine_gap(e, tracks["genre"].astype(str).to_numpy(object), np.nonzero(valid_rows(e))[0])
-            ev.embeddings[n] = EmbeddingResult(int(e.shape[1]), metas[n].get("pooling", ""), settings, gc)
+            ev.embeddings[n] = EmbeddingResult(int(e.shape[1]), metas[n].get("pooling", ""), settings, gc,
+                                               family_of(n, metas[n]))
     ev.warnings = sorted({str(w.message) for w in caught})
 
 
@@ -335,7 +375,8 @@ def evaluate_dataset(ds_dir: Path | str, cfg: EvalConfig | None = None) -> Evalu
     score_all(ev, embs, metas, tracks, q_rows, cfg)
     add_baseline_diffs(ev, cfg)
     ev.handpicked_queries = pick_queries(tracks, cfg.split, cfg.n_queries, cfg.seed, cfg.queries_csv)
-    ev.queries = query_table(embs, tracks, ev.handpicked_queries, cfg.k_show)
+    ev.queries = pd.concat([query_table(embs, tracks, ev.handpicked_queries, cfg.k_show, s == "excl_same_artist")
+                            for s in ev.settings()], ignore_index=True)
     if cfg.write:
         write_outputs(ds_dir, ev, tracks)
     return ev
@@ -362,7 +403,8 @@ def metrics_table(results: dict[str, Any] | Evaluation, setting: str = "all") ->
     for emb, r in results["embeddings"].items():
         if setting not in r:
             continue
-        row: dict[str, Any] = {"embedding": emb, "dim": str(r["dim"])}
+        row: dict[str, Any] = {"embedding": emb, "family": FAMILY_LABELS.get(r.get("family", ""), r.get("family", "")),
+                               "dim": str(r["dim"])}
         for m in names:
             e = r[setting]["scores"].get(m)
             row[m] = Estimate(**e).fmt() if e else "n/a"
@@ -371,7 +413,8 @@ def metrics_table(results: dict[str, Any] | Evaluation, setting: str = "all") ->
             gc = r["genre_cosine"]
             row["cos same/diff genre"] = f"{gc['same']:.3f} / {gc['different']:.3f}"
         rows.append(row)
-    rows.append({"embedding": "chance", "dim": "", **{m: f"{chance.get(m, float('nan')):.3f}" for m in names}})
+    rows.append({"embedding": "chance", "family": "", "dim": "",
+                 **{m: f"{chance.get(m, float('nan')):.3f}" for m in names}})
     return pd.DataFrame(rows).fillna("")
 
 
@@ -382,112 +425,205 @@ def _per_genre(per_query: dict[str, np.ndarray], queries: np.ndarray, tracks: pd
     return pd.Series(per_query[metric]).groupby(g).mean()
 
 
-def render_report(ev: Evaluation, tracks: pd.DataFrame) -> str:
-    """The Markdown evaluation report, ending with data-driven conclusions."""
-    results = ev.to_json()
-    qdf = ev.queries
-    info = results["labels"]
-    ks = results["ks"]
-    out = [f"# Retrieval evaluation: {results['dataset']}", ""]
-    out.append(f"Queries: the {results['n_queries']} tracks of split `{results['split']}`; candidates: all "
-               f"{results['n_tracks']} ok tracks except the query. Cosine similarity, top-K with K in {ks}. "
-               f"95% CIs: percentile bootstrap over queries ({results['n_boot']} resamples, seed {results['seed']}). "
+SETTING_TITLES = {"all": "All candidates", "excl_same_artist": "Same-artist candidates excluded"}
+
+
+def _primary_metric(ev: Evaluation) -> str:
+    """The headline metric: genre P@max(K) where genres exist, else tag Jaccard@max(K)."""
+    kmax = max(ev.ks)
+    return f"genre_p@{kmax}" if ev.labels["genre"] else f"tag_jaccard@{kmax}"
+
+
+def _best(ev: Evaluation, metric: str, setting: str, reference: bool) -> tuple[str, Estimate] | None:
+    """Best embedding (by mean) among the pretrained references (`reference`) or among the learned
+    models that are neither the baseline nor a pretrained reference."""
+    cands = []
+    for n, r in ev.embeddings.items():
+        sc = r.settings.get(setting)
+        if n == "baseline" or sc is None or metric not in sc.estimates:
+            continue
+        if (r.family == "pretrained") == reference:
+            cands.append((n, sc.estimates[metric]))
+    return max(cands, key=lambda x: x[1].mean) if cands else None
+
+
+def _diff_text(ev: Evaluation, name: str, setting: str, metric: str) -> str:
+    """'paired difference vs baseline d [lo, hi] — significant' (or why there is none)."""
+    d = (ev.embeddings[name].settings[setting].diff_vs_baseline or {}).get(metric)
+    if d is None:
+        return "no paired difference (different query sets)"
+    sig = (" — significant" if d.lo > 0 else
+           (" — baseline significantly better" if d.hi < 0 else " — not significant"))
+    return f"paired difference vs baseline {d.fmt()}{sig}"
+
+
+def headline(ev: Evaluation) -> list[str]:
+    """The report's headline: the primary metric under the primary setting (same-artist excluded
+    where artists are known), baseline vs best learned model vs best pretrained reference."""
+    if "baseline" not in ev.embeddings or len(ev.embeddings) < 2:
+        return []
+    metric, setting = _primary_metric(ev), ev.primary_setting
+    base = ev.embeddings["baseline"].settings[setting]
+    if metric not in base.estimates:
+        return []
+    out = [f"**{metric}, {SETTING_TITLES[setting].lower()}, queries = split `{ev.split}` "
+           f"({ev.n_queries} tracks), chance {base.chance.get(metric, float('nan')):.3f}:**", "",
+           f"- baseline (classic): {base.estimates[metric].fmt()}"]
+    for label, ref in (("best learned model", False), ("best pretrained reference", True)):
+        best = _best(ev, metric, setting, ref)
+        if best:
+            out.append(f"- {label} `{best[0]}`: {best[1].fmt()}; {_diff_text(ev, best[0], setting, metric)}")
+    return out
+
+
+def _report_intro(ev: Evaluation) -> list[str]:
+    """Protocol paragraph, headline, label caveats and warnings."""
+    out = [f"# Retrieval evaluation: {ev.dataset}", ""]
+    out.append(f"Queries: the {ev.n_queries} tracks of split `{ev.split}`; candidates: all "
+               f"{ev.n_tracks} ok tracks except the query. Cosine similarity, top-K with K in {ev.ks}. "
+               f"95% CIs: percentile bootstrap over queries ({ev.n_boot} resamples, seed {ev.seed}). "
                "Chance = expected score of random recommendations from the same candidates.")
-    if not info["artist"]:
+    if ev.labels["artist"]:
+        out.append("Every genre and tag figure is given twice: with all candidates, and with the query's artist's "
+                   "tracks removed from the candidates (Pampalk's artist filter), so that a same-artist neighbour "
+                   "cannot pass for a same-genre one. The headline and the conclusions use the artist-filtered "
+                   "figures; the paired differences against the baseline are computed in both settings.")
+    head = headline(ev)
+    if head:
+        out += ["", "## Headline", ""] + head
+    if not ev.labels["artist"]:
         out.append("\nThis catalog has no artist labels, so artist hit-rate and the same-artist-excluded setting "
                    "are n/a.")
-        if "gtzan" in str(results["dataset"]).lower():
+        if "gtzan" in str(ev.dataset).lower():
             out.append("GTZAN holds runs of consecutive clips by the same artist, and some repeated excerpts; "
                        "same-artist neighbours inflate genre precision for every embedding alike.")
-    if results.get("warnings"):
-        out.append("\nWarnings: " + "; ".join(results["warnings"]))
-    settings = ["all"] + (["excl_same_artist"] if info["artist"] else [])
+    if ev.warnings:
+        out.append("\nWarnings: " + "; ".join(ev.warnings))
+    return out
+
+
+def _report_tables(results: dict[str, Any], settings: list[str]) -> list[str]:
+    """One metrics table per setting, each followed by the paired differences vs the baseline."""
+    out: list[str] = []
     for s in settings:
-        title = "All candidates" if s == "all" else "Same-artist candidates excluded"
-        out += ["", f"## {title}", "", to_markdown(metrics_table(results, s))]
+        out += ["", f"## {SETTING_TITLES[s]}", "", to_markdown(metrics_table(results, s))]
         diffs = [(n, r[s].get("diff_vs_baseline", {})) for n, r in results["embeddings"].items() if n != "baseline"]
         if diffs and any(d for _, d in diffs):
             out += ["Paired difference vs baseline (mean [95% CI] over the same queries):", ""]
-            rows = []
-            for n, d in diffs:
-                rows.append({"embedding": n, **{m: Estimate(**v).fmt() for m, v in d.items()}})
+            rows = [{"embedding": n, **{m: Estimate(**v).fmt() for m, v in d.items()}} for n, d in diffs]
             out.append(to_markdown(pd.DataFrame(rows)))
-    # handpicked queries side by side
-    if len(qdf):
-        out += ["", "## Handpicked queries", "",
-                "One query per genre (or first tag) of the split, different artists where known; "
-                "✓ = same genre as the query. Full lists in `queries.csv`.", ""]
-        models = list(dict.fromkeys(qdf["model"]))
-        t = tracks.set_index("row", drop=False)
-        for q in dict.fromkeys(qdf["query_row"]):
-            out.append(f"**Query:** {_track_label(t.loc[q])} (`{t.loc[q, 'track_id']}`)\n")
-            sub = qdf[qdf["query_row"] == q]
-            rows = []
-            for rank in sorted(sub["rank"].unique()):
-                row = {"#": rank}
-                for m in models:
-                    r = sub[(sub["model"] == m) & (sub["rank"] == rank)]
-                    if len(r):
-                        r0 = r.iloc[0]
-                        mark = " ✓" if r0["genre_hit"] else ""
-                        tj = f" J={r0['tag_jaccard']:.2f}" if info["tags"] else ""
-                        row[m] = f"{_track_label(t.loc[int(r0['rec_row'])])}{mark}{tj}"
-                rows.append(row)
-            hits = {m: int(sub[sub["model"] == m]["genre_hit"].sum()) for m in models}
-            out.append(to_markdown(pd.DataFrame(rows)))
-            out.append("Genre hits: " + ", ".join(f"{m} {h}/{len(sub[sub['model'] == m])}" for m, h in hits.items())
-                       + "\n")
+    return out
+
+
+def _hits_line(sub: pd.DataFrame, models: list[str], settings: list[str]) -> str:
+    """'Genre hits (all candidates): a 3/5, b 2/5; (same-artist excluded): a 2/5, b 2/5'."""
+    parts = []
+    for s in settings:
+        ss = sub[sub["setting"] == s]
+        txt = ", ".join(f"{m} {int(ss[ss['model'] == m]['genre_hit'].sum())}/{len(ss[ss['model'] == m])}"
+                        for m in models)
+        parts.append(f"({SETTING_TITLES[s].lower()}): {txt}")
+    return "Genre hits " + "; ".join(parts) + "\n"
+
+
+def _report_handpicked(ev: Evaluation, tracks: pd.DataFrame) -> list[str]:
+    """Each handpicked query's lists side by side (all candidates) and its hit counts in every setting."""
+    qdf = ev.queries
+    if not len(qdf):
+        return []
+    out = ["", "## Handpicked queries", "",
+           "One query per genre (or first tag) of the split, different artists where known; "
+           "✓ = same genre as the query. Lists with all candidates; hit counts in every setting. "
+           "Full lists in `queries.csv` (column `setting`).", ""]
+    models = list(dict.fromkeys(qdf["model"]))
+    t = tracks.set_index("row", drop=False)
+    for q in dict.fromkeys(qdf["query_row"]):
+        out.append(f"**Query:** {_track_label(t.loc[q])} (`{t.loc[q, 'track_id']}`)\n")
+        sub = qdf[qdf["query_row"] == q]
+        shown = sub[sub["setting"] == "all"]
+        rows = []
+        for rank in sorted(shown["rank"].unique()):
+            row = {"#": rank}
+            for m in models:
+                r = shown[(shown["model"] == m) & (shown["rank"] == rank)]
+                if len(r):
+                    r0 = r.iloc[0]
+                    mark = " ✓" if r0["genre_hit"] else ""
+                    tj = f" J={r0['tag_jaccard']:.2f}" if ev.labels["tags"] else ""
+                    row[m] = f"{_track_label(t.loc[int(r0['rec_row'])])}{mark}{tj}"
+            rows.append(row)
+        out.append(to_markdown(pd.DataFrame(rows)))
+        out.append(_hits_line(sub, models, ev.settings()))
+    return out
+
+
+def render_report(ev: Evaluation, tracks: pd.DataFrame) -> str:
+    """The Markdown evaluation report: headline, tables per setting, handpicked queries, conclusions."""
+    out = _report_intro(ev)
+    out += _report_tables(ev.to_json(), ev.settings())
+    out += _report_handpicked(ev, tracks)
     out += ["", "## Conclusions", ""]
     out += conclusions(ev, tracks)
     return "\n".join(out) + "\n"
 
 
-def conclusions(ev: Evaluation, tracks: pd.DataFrame) -> list[str]:
-    """Plain-language findings computed from the numbers (best model vs baseline, per genre, cosine gap)."""
-    results = ev.to_json()
-    lines: list[str] = []
-    embs = results["embeddings"]
-    kmax = max(results["ks"])
-    if "baseline" not in embs or len(embs) < 2:
-        return ["Only one embedding was evaluated; nothing to compare."]
-    primary = f"genre_p@{kmax}" if results["labels"]["genre"] else f"tag_jaccard@{kmax}"
-    others = [f"tag_jaccard@{kmax}"] if (results["labels"]["tags"] and primary != f"tag_jaccard@{kmax}") else []
-    for metric in [primary] + others:
-        if metric not in embs["baseline"]["all"]["scores"]:
+def _genre_line(ev: Evaluation, tracks: pd.DataFrame, name: str, setting: str, metric: str) -> str | None:
+    """Per query genre: where `name` gains and loses against the baseline (same queries only)."""
+    sb, sm = ev.embeddings["baseline"].settings[setting], ev.embeddings[name].settings[setting]
+    if not np.array_equal(sb.queries, sm.queries):
+        return None
+    gb = _per_genre({"m": sb.per_query[metric]}, sb.queries, tracks, "m")
+    gm = _per_genre({"m": sm.per_query[metric]}, sm.queries, tracks, "m")
+    delta = (gm - gb).sort_values()
+    wins = [f"{g} (+{v:.2f})" for g, v in delta[delta > 0].sort_values(ascending=False).items()]
+    losses = [f"{g} ({v:.2f})" for g, v in delta[delta < 0].items()]
+    return (f"- Per query genre ({SETTING_TITLES[setting].lower()}), `{name}` gains on: {', '.join(wins) or 'none'}; "
+            f"loses on: {', '.join(losses) or 'none'}.")
+
+
+def _metric_conclusion(ev: Evaluation, tracks: pd.DataFrame, metric: str, setting: str) -> list[str]:
+    """Best learned model (and best pretrained reference) vs the baseline on one metric."""
+    base_sc = ev.embeddings["baseline"].settings[setting]
+    if metric not in base_sc.estimates:
+        return []
+    base = base_sc.estimates[metric]
+    chance = base_sc.chance.get(metric, float("nan"))
+    lines = []
+    for label, ref in (("best learned model", False), ("best pretrained reference", True)):
+        best = _best(ev, metric, setting, ref)
+        if best is None:
             continue
-        base = Estimate(**embs["baseline"]["all"]["scores"][metric])
-        cands = [(n, Estimate(**r["all"]["scores"][metric])) for n, r in embs.items()
-                 if n != "baseline" and metric in r["all"]["scores"]]
-        if not cands:
-            continue
-        best_name, best = max(cands, key=lambda x: x[1].mean)
-        dd = embs[best_name]["all"].get("diff_vs_baseline", {}).get(metric)
-        d = Estimate(**dd) if dd else Estimate(float("nan"), float("nan"), float("nan"), 0)
-        beats = best.mean - base.mean > base.width
+        name, est = best
+        beats = est.mean - base.mean > base.width
         verdict = ("beats the baseline by more than the baseline's CI width" if beats else
                    "does not beat the baseline by more than the baseline's CI width")
-        sig = (" — significant" if d.lo > 0 else
-               (" — baseline significantly better" if d.hi < 0 else " — not significant"))
-        chance = embs["baseline"]["all"]["chance"].get(metric, float("nan"))
-        lines.append(f"- **{metric}**: best autoencoder `{best_name}` {best.fmt()} vs baseline {base.fmt()} "
-                     f"(chance {chance:.3f}); it {verdict} ({base.width:.3f}); "
-                     f"paired difference {d.fmt()}{sig}.")
-        if results["labels"]["genre"] and metric.startswith("genre_p"):
-            sb, sm = ev.embeddings["baseline"].settings["all"], ev.embeddings[best_name].settings["all"]
-            pq_b, pq_m = sb.per_query[metric], sm.per_query[metric]
-            qb, qm = sb.queries, sm.queries
-            if np.array_equal(qb, qm):
-                gb = _per_genre({"m": pq_b}, qb, tracks, "m")
-                gm = _per_genre({"m": pq_m}, qm, tracks, "m")
-                delta = (gm - gb).sort_values()
-                wins = [f"{g} (+{v:.2f})" for g, v in delta[delta > 0].sort_values(ascending=False).items()]
-                losses = [f"{g} ({v:.2f})" for g, v in delta[delta < 0].items()]
-                lines.append(f"- Per query genre, `{best_name}` gains on: {', '.join(wins) or 'none'}; "
-                             f"loses on: {', '.join(losses) or 'none'}.")
-    if results["labels"]["genre"]:
-        gaps = {n: r["genre_cosine"]["gap"] for n, r in embs.items() if "genre_cosine" in r}
+        lines.append(f"- **{metric}** ({SETTING_TITLES[setting].lower()}): {label} `{name}` {est.fmt()} vs baseline "
+                     f"{base.fmt()} (chance {chance:.3f}); it {verdict} ({base.width:.3f}); "
+                     f"{_diff_text(ev, name, setting, metric)}.")
+        if ev.labels["genre"] and metric.startswith("genre_p"):
+            g = _genre_line(ev, tracks, name, setting, metric)
+            lines += [g] if g else []
+    return lines
+
+
+def conclusions(ev: Evaluation, tracks: pd.DataFrame) -> list[str]:
+    """Plain-language findings computed from the numbers, in the primary (artist-filtered) setting:
+    best learned model and best pretrained reference vs the baseline, per genre, cosine gap."""
+    if "baseline" not in ev.embeddings or len(ev.embeddings) < 2:
+        return ["Only one embedding was evaluated; nothing to compare."]
+    kmax = max(ev.ks)
+    primary = _primary_metric(ev)
+    others = [f"tag_jaccard@{kmax}"] if (ev.labels["tags"] and primary != f"tag_jaccard@{kmax}") else []
+    lines: list[str] = []
+    for metric in [primary] + others:
+        lines += _metric_conclusion(ev, tracks, metric, ev.primary_setting)
+    if ev.primary_setting != "all":
+        lines.append("- For comparison, with all candidates (same-artist neighbours allowed): "
+                     + "; ".join(f"`{n}` {r.settings['all'].estimates[primary].fmt()}" for n, r in ev.embeddings.items()
+                                 if primary in r.settings["all"].estimates) + ".")
+    if ev.labels["genre"]:
+        gaps = {n: r.genre_cosine["gap"] for n, r in ev.embeddings.items() if r.genre_cosine is not None}
         if gaps:
             txt = ", ".join(f"`{n}` {g:+.3f}" for n, g in sorted(gaps.items(), key=lambda x: -x[1]))
             lines.append(f"- Same-genre minus different-genre mean cosine (higher = genres separate better): {txt}.")
     return lines
-

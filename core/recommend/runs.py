@@ -1,5 +1,8 @@
 """One autoencoder experiment on a prepared dataset: train on the train split, embed every track,
-choose the pooling, score, and append a row to the experiments table.
+choose the pooling on the validation split, and append a row to the experiments table.
+
+No test-split figure is computed here: epochs (early stopping), pooling and variants are chosen on
+the validation split only, and test figures appear only in `train.evaluate`'s report.
 
 The input is either the cache's log-mel windows (`input="mels"`, `MelSource`) or windows of a
 pretrained encoder's frame features (`input="frames:<encoder>"`, `core.recommend.frame_windows`);
@@ -133,8 +136,13 @@ class MelSource:
         return embed_tracks(model, self.fc, self.stats, rc.window, rc.embed_hop)
 
 
-def selection_scores(emb: np.ndarray, tracks: pd.DataFrame, split: str = "val", k: int = 10) -> dict[str, float]:
-    """Quick mean retrieval scores of one embedding on one split (used for pooling choice and the table)."""
+SELECTION_SPLIT = "val"
+
+
+def selection_scores(emb: np.ndarray, tracks: pd.DataFrame, split: str = SELECTION_SPLIT,
+                     k: int = 10) -> dict[str, float]:
+    """Quick mean retrieval scores of one embedding with one split's tracks as queries (pooling and
+    variant choice; never called with the test split while training)."""
     from core.recommend.evaluation import score_embedding
 
     rows = tracks.loc[tracks["split"].isin(split.split("+")), "row"].to_numpy(dtype=np.int64)
@@ -145,10 +153,12 @@ def selection_scores(emb: np.ndarray, tracks: pd.DataFrame, split: str = "val", 
 
 
 def selection_key(tracks: pd.DataFrame) -> str:
-    """Score used to choose the pooling: genre P@10 if >= 90% of tracks have a genre, else tag Jaccard@10."""
+    """Validation score used to choose the pooling: genre P@10 if >= 90% of tracks have a genre, else tag
+    Jaccard@10."""
     genre_cov = float((tracks["genre"].fillna("").astype(str) != "").mean())
     has_tags = "tags" in tracks.columns and bool((tracks["tags"].fillna("").astype(str) != "").any())
-    return "train+val_genre_p@10" if genre_cov >= 0.9 or not has_tags else "train+val_tag_jaccard@10"
+    metric = "genre_p@10" if genre_cov >= 0.9 or not has_tags else "tag_jaccard@10"
+    return f"{SELECTION_SPLIT}_{metric}"
 
 
 def open_source(ds_dir: Path, rc: AERunConfig) -> WindowSource:
@@ -182,12 +192,12 @@ def build_run_model(rc: AERunConfig, src: WindowSource) -> Any:
 
 
 def choose_pooling(raw: Any, fc: Any, rc: AERunConfig) -> tuple[str, dict[str, np.ndarray], dict[str, Any]]:
-    """Standardise every pooling, score them on the selection split, pick one (or `rc.pooling`)."""
+    """Standardise every pooling, score them on the validation split, pick one (or `rc.pooling`)."""
     from core.recommend.embeddings import finalise
 
     tracks = fc.tracks
     cands = {p: finalise(raw.pooled[p], fc, raw.missing) for p in ("mean", "meanstd")}
-    sel = {p: selection_scores(e, tracks, "train+val") for p, e in cands.items()}
+    sel = {p: selection_scores(e, tracks) for p, e in cands.items()}
     if rc.pooling == "auto":
         key = selection_key(tracks)
         pooling = max(cands, key=lambda p: (sel[p].get(key, float("-inf")), p == "mean"))
@@ -197,8 +207,8 @@ def choose_pooling(raw: Any, fc: Any, rc: AERunConfig) -> tuple[str, dict[str, n
 
 
 def experiment_row(rc: AERunConfig, model: Any, res: FitResult, pooling: str, sel: dict[str, Any],
-                   embed_s: float, test: dict[str, float]) -> dict[str, Any]:
-    """The experiments-table row of a finished run."""
+                   embed_s: float) -> dict[str, Any]:
+    """The experiments-table row of a finished run (validation figures only: `sel_<metric>_<pooling>`)."""
     wps = [h["windows_per_s"] for h in res.history]
     row: dict[str, Any] = {
         "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
@@ -211,8 +221,7 @@ def experiment_row(rc: AERunConfig, model: Any, res: FitResult, pooling: str, se
     }
     for p, s in sel.items():
         for k, v in s.items():
-            row[f"{k.replace('train+val_', 'sel_')}_{p}"] = round(v, 4)
-    row.update({k: round(v, 4) for k, v in test.items()})
+            row[f"sel_{k.removeprefix(SELECTION_SPLIT + '_')}_{p}"] = round(v, 4)
     row["seed"] = rc.train.seed
     return row
 
@@ -244,6 +253,6 @@ def run_autoencoder(ds_dir: Path | str, rc: AERunConfig) -> AERunResult:
         "pooling": pooling, "missing_rows": [int(m) for m in raw.missing],
         "pooling_selection": {p: s for p, s in sel.items()}, "window": rc.window, "embed_hop": rc.embed_hop})
     embed_s = time.perf_counter() - t_emb
-    row = experiment_row(rc, model, res, pooling, sel, embed_s, selection_scores(emb, fc.tracks, "test"))
+    row = experiment_row(rc, model, res, pooling, sel, embed_s)
     append_run(ds_dir, row)
     return AERunResult(row=row, fit=res, embedding=emb, pooling=pooling)
