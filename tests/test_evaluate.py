@@ -182,3 +182,39 @@ def test_artist_filter_against_hand_computed_example(tmp_path: Path) -> None:
     ex = q[q["setting"] == "excl_same_artist"]
     assert not (ex["artist_hit"]).any() and q[q["setting"] == "all"]["artist_hit"].any()
     assert "pretrained reference" in report and "(same-artist candidates excluded):" in report
+
+
+def test_autoencoders_over_frames_end_to_end(demo_dir: Path, tmp_path: Path) -> None:
+    """--input frames:<encoder>: dense and conv1d over windows of frame features, embeddings under the
+    contract (family autoencoder, the frameless track missing), evaluated beside the baseline and a
+    pretrained reference; bad input names a reason and exits 2."""
+    from core.encoders.frames import FrameStore
+    from tests.test_models import _toy_frames
+    from train.autoencoders import main as train_main
+    from train.evaluate import main as eval_main
+
+    ds = tmp_path / "demo"
+    shutil.copytree(demo_dir, ds)
+    n = int((pd.read_csv(ds / "catalog.csv")["row"] >= 0).sum())
+    _toy_frames(ds, n, missing_row=2)
+    pooled = np.stack([np.asarray(FrameStore(ds, "toy").of_row(r), np.float32).mean(0) if r != 2 else np.zeros(6)
+                       for r in range(n)]).astype(np.float32)
+    write_embedding(ds, "pretrained_toy", pooled, {"family": "pretrained", "missing_rows": [2]})
+    rc = train_main(["--data", str(ds), "--input", "frames:toy", "--models", "dense,conv1d", "--window", "8",
+                     "--embed-hop", "4", "--objectives", "contrast", "--whiten", "auto", "--epochs", "2",
+                     "--samples-per-epoch", "64", "--batch-size", "16", "--latent", "4", "--quiet"])
+    assert rc == 0
+    for name in ("frames_toy_dense_contrast_z4", "frames_toy_conv1d_contrast_z4"):
+        emb, meta = load_embedding(ds, name)
+        assert emb.shape[0] == n and np.isfinite(emb).all() and np.all(emb[2] == 0)
+        assert meta["family"] == "autoencoder" and meta["input"] == "frames:toy" and meta["missing_rows"] == [2]
+        assert meta["config"]["model"]["kwargs"]["n_mels"] == 6
+        assert set(meta["pooling_selection"]) == {"mean", "meanstd", "mean+whiten", "meanstd+whiten"}
+    assert eval_main(["--data", str(ds), "--n-boot", "50", "--split", "all"]) == 0
+    metrics = json.loads((ds / "metrics.json").read_text())
+    assert metrics["embeddings"]["pretrained_toy"]["family"] == "pretrained"
+    assert "pretrained reference" in (ds / "report.md").read_text()
+    assert train_main(["--data", str(ds), "--input", "frames:nope", "--models", "dense", "--quiet"]) == 2
+    with pytest.raises(SystemExit) as e:
+        train_main(["--data", str(ds), "--input", "wav", "--models", "dense", "--quiet"])
+    assert e.value.code == 2

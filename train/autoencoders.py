@@ -37,9 +37,15 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--embed-hop", type=int, default=d.embed_hop, help="hop between embedding windows")
     ap.add_argument("--pooling", choices=["auto", "mean", "meanstd"], default=d.pooling,
                     help="track pooling; auto = better genre P@10 (or tag Jaccard) on the val split")
+    ap.add_argument("--whiten", choices=["no", "yes", "auto"], default=d.whiten,
+                    help="ZCA-whiten the pooled embedding (fitted on train); auto = keep it if it scores better "
+                         "on the val split")
     ap.add_argument("--pair-scope", choices=["segment", "track"], default=d.pair_scope,
-                    help="shift objectives: second crop from the same segment or any segment of the track")
+                    help="shift/contrast objectives: second crop from the same segment or any segment of the track")
     ap.add_argument("--shift-weight", type=float, default=o.shift_weight, help="weight of the latent-invariance term")
+    ap.add_argument("--contrast-weight", type=float, default=o.contrast_weight,
+                    help="contrast objective: weight of the InfoNCE term between two crops of one track")
+    ap.add_argument("--temperature", type=float, default=o.temperature, help="contrast objective: InfoNCE temperature")
     ap.add_argument("--noise-std", type=float, default=o.noise_std, help="denoise objectives: input noise std")
     ap.add_argument("--mask-frac", type=float, default=o.mask_frac, help="denoise objectives: masked stripe width")
     ap.add_argument("--n-bands", type=int, default=ms.n_bands, help="modspec_dense: mel bands of the modulation map")
@@ -68,7 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run_config(args: argparse.Namespace, model: str, objective: str, latent: int) -> AERunConfig:
     """The AERunConfig of one model x objective x latent size from the parsed flags."""
-    kw: dict[str, Any] = {"shift_weight": args.shift_weight, "noise_std": args.noise_std, "mask_frac": args.mask_frac}
+    kw: dict[str, Any] = {"shift_weight": args.shift_weight, "noise_std": args.noise_std, "mask_frac": args.mask_frac,
+                          "contrast_weight": args.contrast_weight, "temperature": args.temperature}
     if model == "modspec_dense":
         kw.update(n_bands=args.n_bands, n_mod_bins=args.mod_bins or None, min_hz=args.min_hz,
                   max_hz=args.max_hz, keep_stats=not args.no_band_stats)
@@ -78,8 +85,8 @@ def run_config(args: argparse.Namespace, model: str, objective: str, latent: int
                     max_steps_per_epoch=args.max_steps, num_threads=args.threads, progress=not args.quiet)
     return AERunConfig(model=model, objective=objective, latent_dim=latent, window=args.window,
                        embed_hop=args.embed_hop, samples_per_epoch=args.samples_per_epoch, pooling=args.pooling,
-                       pair_scope=args.pair_scope, input=args.input, run_name=args.run_name, model_kwargs=kw,
-                       train=train)
+                       pair_scope=args.pair_scope, input=args.input, whiten=args.whiten, run_name=args.run_name,
+                       model_kwargs=kw, train=train)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,6 +12,10 @@ Every model takes x [B, n_mels, n_frames] (standardised log-mel) and offers
   reconstructed and their latents are pulled together (cosine), which asks the
   code to describe *what* plays rather than *when*.
 - ``denoise_shift``: both of the above.
+- ``contrast``: like ``shift``, but the latents of two crops of one track are tied by a
+  contrastive (InfoNCE, in-batch negatives, temperature `temperature`) term of weight
+  `contrast_weight`: crops of one track must be closer to each other than to other tracks'
+  crops, which shapes the space for retrieval rather than only for reconstruction.
 
 In eval mode `loss` is always the clean reconstruction MSE, so validation losses
 of all objectives are comparable.
@@ -33,17 +37,25 @@ from torch import nn
 
 from core.audio.config import DEFAULT_AUDIO, AudioConfig
 
-OBJECTIVES = ("ae", "denoise", "shift", "denoise_shift")
+OBJECTIVES = ("ae", "denoise", "shift", "denoise_shift", "contrast")
+
+
+def needs_pairs(objective: str) -> bool:
+    """Whether an objective trains on two crops per item (shift and contrast objectives)."""
+    return "shift" in objective or "contrast" in objective
 
 
 @dataclass(frozen=True)
 class ObjectiveSettings:
     """Defaults of the objectives' knobs: input noise and masked-stripe width of the denoising
-    objectives, weight of the latent-invariance term of the shift objectives."""
+    objectives, weight of the latent-invariance term of the shift objectives, weight and temperature of
+    the contrastive term."""
 
     noise_std: float = 0.2
     mask_frac: float = 0.15
     shift_weight: float = 0.1
+    contrast_weight: float = 0.1
+    temperature: float = 0.1
 
 
 @dataclass(frozen=True)
@@ -80,6 +92,8 @@ class Autoencoder(nn.Module):
         noise_std: float = OBJECTIVE_DEFAULTS.noise_std,
         mask_frac: float = OBJECTIVE_DEFAULTS.mask_frac,
         shift_weight: float = OBJECTIVE_DEFAULTS.shift_weight,
+        contrast_weight: float = OBJECTIVE_DEFAULTS.contrast_weight,
+        temperature: float = OBJECTIVE_DEFAULTS.temperature,
         sample_rate: int = DEFAULT_AUDIO.sample_rate,
         hop_length: int = DEFAULT_AUDIO.hop_length,
     ) -> None:
@@ -95,6 +109,8 @@ class Autoencoder(nn.Module):
         self.noise_std = float(noise_std)
         self.mask_frac = float(mask_frac)
         self.shift_weight = float(shift_weight)
+        self.contrast_weight = float(contrast_weight)
+        self.temperature = float(temperature)
         self.sample_rate = int(sample_rate)
         self.hop_length = int(hop_length)
         self._kwargs: dict[str, Any] = {
@@ -105,6 +121,8 @@ class Autoencoder(nn.Module):
             "noise_std": self.noise_std,
             "mask_frac": self.mask_frac,
             "shift_weight": self.shift_weight,
+            "contrast_weight": self.contrast_weight,
+            "temperature": self.temperature,
             "sample_rate": self.sample_rate,
             "hop_length": self.hop_length,
         }
@@ -168,7 +186,7 @@ class Autoencoder(nn.Module):
         if not self.training:
             return F.mse_loss(self(x), x)
         denoise = self.objective in ("denoise", "denoise_shift")
-        shift = self.objective in ("shift", "denoise_shift") and len(views) > 1
+        shift = needs_pairs(self.objective) and len(views) > 1
         if not shift:
             inp = self.corrupt(x) if denoise else x
             return F.mse_loss(self(inp), x)
@@ -177,9 +195,19 @@ class Autoencoder(nn.Module):
         inp = self.corrupt(both) if denoise else both
         z = self.encode(inp)
         rec = F.mse_loss(self.decode(z), both)
+        return rec + self.pair_term(z)
+
+    def pair_term(self, z: torch.Tensor) -> torch.Tensor:
+        """Weighted tie between the latents of the two views z = [z1; z2]: cosine pull (shift objectives)
+        or symmetric InfoNCE with in-batch negatives (contrast)."""
         z1, z2 = z.chunk(2, 0)
-        inv = (1.0 - F.cosine_similarity(z1, z2, dim=1)).mean()
-        return rec + self.shift_weight * inv
+        if "contrast" not in self.objective:
+            return self.shift_weight * (1.0 - F.cosine_similarity(z1, z2, dim=1)).mean()
+        u1, u2 = F.normalize(z1, dim=1), F.normalize(z2, dim=1)
+        logits = u1 @ u2.T / self.temperature
+        target = torch.arange(len(u1), device=z.device)
+        nce = 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target))
+        return self.contrast_weight * nce
 
 
 def _views(batch: Any) -> list[torch.Tensor]:
@@ -402,15 +430,12 @@ class ModSpecDenseAutoencoder(Autoencoder):
         if not self.training:
             return F.mse_loss(self(x), self.features(x))
         denoise = self.objective in ("denoise", "denoise_shift")
-        shift = self.objective in ("shift", "denoise_shift") and len(views) > 1
+        shift = needs_pairs(self.objective) and len(views) > 1
         both = torch.cat([x, views[1]], 0) if shift else x
         inp = self.corrupt(both) if denoise else both
         z = self.encode(inp)
         rec = F.mse_loss(self.decode(z), self.features(both))
-        if not shift:
-            return rec
-        z1, z2 = z.chunk(2, 0)
-        return rec + self.shift_weight * (1.0 - F.cosine_similarity(z1, z2, dim=1)).mean()
+        return rec + self.pair_term(z) if shift else rec
 
 
 MODELS: dict[str, type[Autoencoder]] = {

@@ -123,6 +123,26 @@ def finalise(emb: np.ndarray, fc: MelCache, missing: list[int] | None = None) ->
     return out
 
 
+def whiten(emb: np.ndarray, fit_rows: np.ndarray | list[int], missing: list[int] | None = None,
+           shrink: float = 0.1) -> np.ndarray:
+    """ZCA-whiten a (standardised) embedding with the covariance of `fit_rows` (the train split), shrunk
+    towards its mean eigenvalue by `shrink` so directions unseen in a small train split are not blown up.
+    Decorrelating the dimensions lets cosine weigh every direction alike; missing rows stay zero."""
+    emb = np.asarray(emb, dtype=np.float64)
+    missing = list(missing or [])
+    fit = np.setdiff1d(np.asarray(fit_rows, dtype=np.int64), missing)
+    x = emb[fit]
+    mu = x.mean(0)
+    cov = np.cov((x - mu).T, bias=True).reshape(emb.shape[1], emb.shape[1])
+    lam, vec = np.linalg.eigh(cov)
+    lam = np.maximum(lam, 0.0) + shrink * max(float(lam.mean()), 1e-8)
+    w = (vec / np.sqrt(lam)) @ vec.T
+    out = ((emb - mu) @ w).astype(np.float32)
+    if missing:
+        out[missing] = 0.0
+    return out
+
+
 def write_embedding(ds_dir: Path | str, name: str, emb: np.ndarray, meta: dict[str, Any]) -> Path:
     """Write `<ds>/embeddings/<name>.npy` and its JSON sidecar; returns the .npy path."""
     d = Path(ds_dir) / "embeddings"

@@ -35,7 +35,9 @@ def default_train() -> TrainConfig:
 class AERunConfig:
     """One autoencoder run on a prepared dataset (defaults = the settings behind the README numbers:
     16-frame windows, hop 8 for embedding, early stop with patience 3; under a minute on gtzan_mini).
-    `train` holds the training loop's settings; its run_name/out_dir/extra are filled in by the run."""
+    `train` holds the training loop's settings; its run_name/out_dir/extra are filled in by the run.
+    `whiten`: "no", "yes" (ZCA-whiten the pooled embedding, fitted on train) or "auto" (whichever scores
+    better on the validation split)."""
 
     model: str = "conv1d"
     objective: str = "ae"
@@ -46,6 +48,7 @@ class AERunConfig:
     pooling: str = "auto"
     pair_scope: str = "segment"
     input: str = "mels"
+    whiten: str = "no"
     run_name: str | None = None
     model_kwargs: dict[str, Any] = field(default_factory=dict)
     train: TrainConfig = field(default_factory=default_train)
@@ -108,9 +111,10 @@ class MelSource:
         import torch
         from torch.utils.data import DataLoader
 
+        from core.recommend.autoencoders import needs_pairs
         from core.recommend.windows import FixedWindowDataset, RandomCropDataset
 
-        n_views = 2 if "shift" in rc.objective else 1
+        n_views = 2 if needs_pairs(rc.objective) else 1
         train_ds = RandomCropDataset(self.fc, self.fc.split_rows("train"), self.stats, rc.window, n_views=n_views,
                                      samples_per_epoch=rc.samples_per_epoch, seed=rc.train.seed,
                                      pair_scope=rc.pair_scope)
@@ -191,18 +195,29 @@ def build_run_model(rc: AERunConfig, src: WindowSource) -> Any:
                        **src.model_kwargs(), **rc.model_kwargs)
 
 
-def choose_pooling(raw: Any, fc: Any, rc: AERunConfig) -> tuple[str, dict[str, np.ndarray], dict[str, Any]]:
-    """Standardise every pooling, score them on the validation split, pick one (or `rc.pooling`)."""
-    from core.recommend.embeddings import finalise
+WHITEN_CHOICES = ("no", "yes", "auto")
 
+
+def pooling_candidates(raw: Any, fc: Any, whiten_mode: str) -> dict[str, np.ndarray]:
+    """Standardised track embeddings for every pooling (and their whitened forms, `<pooling>+whiten`)."""
+    from core.recommend.embeddings import finalise, whiten
+
+    if whiten_mode not in WHITEN_CHOICES:
+        raise ValueError(f"whiten must be one of {WHITEN_CHOICES}, got {whiten_mode!r}")
+    plain = {p: finalise(raw.pooled[p], fc, raw.missing) for p in ("mean", "meanstd")}
+    white = {f"{p}+whiten": whiten(e, fc.split_rows("train"), raw.missing) for p, e in plain.items()}
+    return {"no": plain, "yes": white, "auto": {**plain, **white}}[whiten_mode]
+
+
+def choose_pooling(raw: Any, fc: Any, rc: AERunConfig) -> tuple[str, dict[str, np.ndarray], dict[str, Any]]:
+    """Standardise every pooling (whitened too if asked), score them on the validation split, pick the
+    best (ties: plain mean), or `rc.pooling` when it is not "auto"."""
     tracks = fc.tracks
-    cands = {p: finalise(raw.pooled[p], fc, raw.missing) for p in ("mean", "meanstd")}
+    cands = pooling_candidates(raw, fc, rc.whiten)
     sel = {p: selection_scores(e, tracks) for p, e in cands.items()}
-    if rc.pooling == "auto":
-        key = selection_key(tracks)
-        pooling = max(cands, key=lambda p: (sel[p].get(key, float("-inf")), p == "mean"))
-    else:
-        pooling = rc.pooling
+    key = selection_key(tracks)
+    allowed = [p for p in cands if rc.pooling == "auto" or p.split("+")[0] == rc.pooling]
+    pooling = max(allowed, key=lambda p: (sel[p].get(key, float("-inf")), p == "mean"))
     return pooling, cands, sel
 
 
