@@ -169,6 +169,9 @@ def test_artist_filter_against_hand_computed_example(tmp_path: Path) -> None:
     assert base["all"].chance["genre_p@1"] == pytest.approx(0.4)
     assert base["excl_same_artist"].chance["genre_p@1"] == pytest.approx((4 * 0.25 + 2 * 0.4) / 6)
     assert base["excl_same_artist"].estimates["genre_p@1"].mean == 0.0
+    # best possible P@2 with the filter: same-genre candidates by other artists 1,1,2,2,1,1 -> (4 * 1/2 + 2) / 6
+    assert base["excl_same_artist"].ceiling["genre_p@2"] == pytest.approx(4 / 6)
+    assert base["all"].ceiling["genre_p@2"] == pytest.approx(1.0)
     # the paired difference vs the baseline exists in the filtered setting too; families are labelled
     assert ev.embeddings["toy_ae"].settings["excl_same_artist"].diff_vs_baseline is not None
     assert [ev.embeddings[n].family for n in ("baseline", "pretrained_toy", "toy_ae")] == [

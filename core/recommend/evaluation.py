@@ -33,6 +33,7 @@ from core.recommend.metrics import (
     hit_rate_at_k,
     paired_bootstrap_diff,
     precision_at_k,
+    precision_ceiling,
     tag_jaccard_at_k,
 )
 from core.recommend.similarity import effective_k, recommend, split_tags, valid_rows
@@ -84,11 +85,12 @@ class EmbeddingScore:
     n_candidates: int
     skipped_rows: list[int]
     diff_vs_baseline: dict[str, Estimate] | None = None
+    ceiling: dict[str, float] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         """The metrics.json form of this setting (per-query values left out)."""
         d: dict[str, Any] = {"scores": {k: v.to_dict() for k, v in self.estimates.items()}, "chance": self.chance,
-                             "k_used": self.k_used, "n_candidates": self.n_candidates,
+                             "ceiling": self.ceiling, "k_used": self.k_used, "n_candidates": self.n_candidates,
                              "skipped_rows": self.skipped_rows}
         if self.diff_vs_baseline is not None:
             d["diff_vs_baseline"] = {k: v.to_dict() for k, v in self.diff_vs_baseline.items()}
@@ -112,6 +114,7 @@ def score_embedding(emb: np.ndarray, tracks: pd.DataFrame, query_rows: np.ndarra
     n_cand = int(ok.sum()) - 1
     per_query: dict[str, np.ndarray] = {}
     chance: dict[str, float] = {}
+    ceiling: dict[str, float] = {}
     kmax = effective_k(max(ks), n_cand)
     idx, _ = recommend(emb, q, kmax, candidate_mask=ok, artists=artists, exclude_same_artist=exclude_same_artist)
     excl = {"artists": artists, "exclude_same_artist": exclude_same_artist}
@@ -121,6 +124,7 @@ def score_embedding(emb: np.ndarray, tracks: pd.DataFrame, query_rows: np.ndarra
         if info["genre"]:
             per_query[f"genre_p@{k}"] = precision_at_k(genres, q, sub)
             chance[f"genre_p@{k}"] = float(np.nanmean(chance_level("precision", genres, q, kk, ok, **excl)))
+            ceiling[f"genre_p@{k}"] = float(np.nanmean(precision_ceiling(genres, q, kk, ok, **excl)))
         if info["artist"] and not exclude_same_artist:
             per_query[f"artist_hr@{k}"] = hit_rate_at_k(artists, q, sub)
             chance[f"artist_hr@{k}"] = float(np.nanmean(chance_level("hit_rate", artists, q, kk, ok)))
@@ -129,7 +133,7 @@ def score_embedding(emb: np.ndarray, tracks: pd.DataFrame, query_rows: np.ndarra
             chance[f"tag_jaccard@{k}"] = float(np.nanmean(chance_level("tag_jaccard", tags, q, kk, ok, **excl)))
     est = {name: bootstrap_ci(v, n_boot, seed) for name, v in per_query.items()}
     return EmbeddingScore(queries=q, per_query=per_query, estimates=est, chance=chance, k_used=kmax,
-                          n_candidates=n_cand, skipped_rows=[int(r) for r in np.nonzero(~ok)[0]])
+                          n_candidates=n_cand, skipped_rows=[int(r) for r in np.nonzero(~ok)[0]], ceiling=ceiling)
 
 
 def pick_queries(tracks: pd.DataFrame, split: str, n: int = 8, seed: int = 0,
@@ -400,6 +404,7 @@ def metrics_table(results: dict[str, Any] | Evaluation, setting: str = "all") ->
     rows = []
     names = _metric_names(results, setting)
     chance: dict[str, float] = {}
+    ceiling: dict[str, float] = {}
     for emb, r in results["embeddings"].items():
         if setting not in r:
             continue
@@ -409,12 +414,17 @@ def metrics_table(results: dict[str, Any] | Evaluation, setting: str = "all") ->
             e = r[setting]["scores"].get(m)
             row[m] = Estimate(**e).fmt() if e else "n/a"
             chance.setdefault(m, r[setting]["chance"].get(m, float("nan")))
+            if m in r[setting].get("ceiling", {}):
+                ceiling.setdefault(m, r[setting]["ceiling"][m])
         if "genre_cosine" in r:
             gc = r["genre_cosine"]
             row["cos same/diff genre"] = f"{gc['same']:.3f} / {gc['different']:.3f}"
         rows.append(row)
     rows.append({"embedding": "chance", "family": "", "dim": "",
                  **{m: f"{chance.get(m, float('nan')):.3f}" for m in names}})
+    if ceiling:
+        rows.append({"embedding": "best possible", "family": "", "dim": "",
+                     **{m: f"{ceiling[m]:.3f}" for m in names if m in ceiling}})
     return pd.DataFrame(rows).fillna("")
 
 
@@ -466,8 +476,9 @@ def headline(ev: Evaluation) -> list[str]:
     base = ev.embeddings["baseline"].settings[setting]
     if metric not in base.estimates:
         return []
+    ceil = f", best possible {base.ceiling[metric]:.3f}" if metric in base.ceiling else ""
     out = [f"**{metric}, {SETTING_TITLES[setting].lower()}, queries = split `{ev.split}` "
-           f"({ev.n_queries} tracks), chance {base.chance.get(metric, float('nan')):.3f}:**", "",
+           f"({ev.n_queries} tracks), chance {base.chance.get(metric, float('nan')):.3f}{ceil}:**", "",
            f"- baseline (classic): {base.estimates[metric].fmt()}"]
     for label, ref in (("best learned model", False), ("best pretrained reference", True)):
         best = _best(ev, metric, setting, ref)
@@ -482,7 +493,8 @@ def _report_intro(ev: Evaluation) -> list[str]:
     out.append(f"Queries: the {ev.n_queries} tracks of split `{ev.split}`; candidates: all "
                f"{ev.n_tracks} ok tracks except the query. Cosine similarity, top-K with K in {ev.ks}. "
                f"95% CIs: percentile bootstrap over queries ({ev.n_boot} resamples, seed {ev.seed}). "
-               "Chance = expected score of random recommendations from the same candidates.")
+               "Chance = expected score of random recommendations from the same candidates; best possible = "
+               "the score of a perfect ranking (less than 1 where a query has fewer than K same-genre candidates).")
     if ev.labels["artist"]:
         out.append("Every genre and tag figure is given twice: with all candidates, and with the query's artist's "
                    "tracks removed from the candidates (Pampalk's artist filter), so that a same-artist neighbour "

@@ -107,6 +107,22 @@ def chance_level(kind: str, labels: np.ndarray | list[str], query_rows: np.ndarr
     return out
 
 
+def precision_ceiling(labels: np.ndarray | list[str], query_rows: np.ndarray, k: int,
+                      candidate_mask: np.ndarray | None = None, artists: np.ndarray | list[str] | None = None,
+                      exclude_same_artist: bool = False) -> np.ndarray:
+    """Best achievable precision@K per query: min(K, same-label candidates) / min(K, candidates).
+
+    With the artist filter on GTZAN, a genre recorded by one artist only has no same-genre candidate
+    left, so no embedding can score there; this is the ceiling every figure should be read against."""
+    lab = _labels(labels)
+    m = _candidate_matrix(len(lab), query_rows, candidate_mask, artists, exclude_same_artist)
+    out = np.full(len(query_rows), np.nan)
+    for i, q in enumerate(query_rows):
+        if lab[q] and m[i].any():
+            out[i] = min(k, int((lab[m[i]] == lab[q]).sum())) / min(k, int(m[i].sum()))
+    return out
+
+
 @dataclass
 class Estimate:
     """A mean over queries with its bootstrap 95% CI."""

@@ -146,13 +146,15 @@ SELECTION_SPLIT = "val"
 def selection_scores(emb: np.ndarray, tracks: pd.DataFrame, split: str = SELECTION_SPLIT,
                      k: int = 10) -> dict[str, float]:
     """Quick mean retrieval scores of one embedding with one split's tracks as queries (pooling and
-    variant choice; never called with the test split while training)."""
-    from core.recommend.evaluation import score_embedding
+    variant choice; never called with the test split while training). Where artists are known,
+    same-artist candidates are excluded, as in the evaluation's headline."""
+    from core.recommend.evaluation import label_info, score_embedding
 
     rows = tracks.loc[tracks["split"].isin(split.split("+")), "row"].to_numpy(dtype=np.int64)
     if len(rows) == 0:
         return {}
-    s = score_embedding(emb, tracks, rows, (k,), exclude_same_artist=False, n_boot=200, seed=0)
+    s = score_embedding(emb, tracks, rows, (k,), exclude_same_artist=label_info(tracks)["artist"], n_boot=200,
+                        seed=0)
     return {f"{split}_{m}": e.mean for m, e in s.estimates.items()}
 
 
