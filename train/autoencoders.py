@@ -19,9 +19,27 @@ def _csv(text: str) -> list[str]:
     return [t.strip() for t in text.split(",") if t.strip()]
 
 
+def _add_objective_flags(ap: argparse.ArgumentParser) -> None:
+    """Objective and modspec_dense flags; defaults from ObjectiveSettings / ModSpecSettings."""
+    o, ms = OBJECTIVE_DEFAULTS, MODSPEC_DEFAULTS
+    ap.add_argument("--shift-weight", type=float, default=o.shift_weight, help="weight of the latent-invariance term")
+    ap.add_argument("--contrast-weight", type=float, default=o.contrast_weight,
+                    help="contrast objective: weight of the InfoNCE term between two crops of one track")
+    ap.add_argument("--temperature", type=float, default=o.temperature, help="contrast objective: InfoNCE temperature")
+    ap.add_argument("--noise-std", type=float, default=o.noise_std, help="denoise objectives: input noise std")
+    ap.add_argument("--mask-frac", type=float, default=o.mask_frac, help="denoise objectives: masked stripe width")
+    ap.add_argument("--n-bands", type=int, default=ms.n_bands, help="modspec_dense: mel bands of the modulation map")
+    ap.add_argument("--mod-bins", type=int, default=ms.n_mod_bins,
+                    help="modspec_dense: log-spaced modulation bins (0 = full linear FFT resolution)")
+    ap.add_argument("--min-hz", type=float, default=ms.min_hz, help="modspec_dense: lowest modulation frequency")
+    ap.add_argument("--max-hz", type=float, default=ms.max_hz, help="modspec_dense: highest modulation frequency")
+    ap.add_argument("--no-band-stats", action="store_true",
+                    help="modspec_dense: drop the per-band std/mean columns (rhythm-only map)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The CLI; every default is read from AERunConfig / TrainConfig / the model settings dataclasses."""
-    d, t, o, ms = AERunConfig(), AERunConfig().train, OBJECTIVE_DEFAULTS, MODSPEC_DEFAULTS
+    d, t = AERunConfig(), AERunConfig().train
     ap = argparse.ArgumentParser(prog="python -m train.autoencoders", description=__doc__)
     ap.add_argument("--data", "--out", dest="data", type=Path, default=Path("artifacts/demo"),
                     help="prepared dataset folder (from train.prepare), e.g. artifacts/gtzan_mini")
@@ -42,19 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
                          "on the val split")
     ap.add_argument("--pair-scope", choices=["segment", "track"], default=d.pair_scope,
                     help="shift/contrast objectives: second crop from the same segment or any segment of the track")
-    ap.add_argument("--shift-weight", type=float, default=o.shift_weight, help="weight of the latent-invariance term")
-    ap.add_argument("--contrast-weight", type=float, default=o.contrast_weight,
-                    help="contrast objective: weight of the InfoNCE term between two crops of one track")
-    ap.add_argument("--temperature", type=float, default=o.temperature, help="contrast objective: InfoNCE temperature")
-    ap.add_argument("--noise-std", type=float, default=o.noise_std, help="denoise objectives: input noise std")
-    ap.add_argument("--mask-frac", type=float, default=o.mask_frac, help="denoise objectives: masked stripe width")
-    ap.add_argument("--n-bands", type=int, default=ms.n_bands, help="modspec_dense: mel bands of the modulation map")
-    ap.add_argument("--mod-bins", type=int, default=ms.n_mod_bins,
-                    help="modspec_dense: log-spaced modulation bins (0 = full linear FFT resolution)")
-    ap.add_argument("--min-hz", type=float, default=ms.min_hz, help="modspec_dense: lowest modulation frequency")
-    ap.add_argument("--max-hz", type=float, default=ms.max_hz, help="modspec_dense: highest modulation frequency")
-    ap.add_argument("--no-band-stats", action="store_true",
-                    help="modspec_dense: drop the per-band std/mean columns (rhythm-only map)")
+    _add_objective_flags(ap)
     ap.add_argument("--epochs", type=int, default=t.max_epochs)
     ap.add_argument("--patience", type=int, default=t.patience)
     ap.add_argument("--lr", type=float, default=t.lr)

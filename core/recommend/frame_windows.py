@@ -62,7 +62,7 @@ class FrameTable:
 
 
 def compute_frame_stats(table: FrameTable, rows: np.ndarray | list[int]) -> MelStats:
-    """Per-dimension mean/std over every frame of `rows` (the train split)."""
+    """Per-dimension mean/std over every frame of `rows` (the train split); std floored at 0.1 x median."""
     rows = table.rows_with_frames(rows)
     if len(rows) == 0:
         raise ValueError("no frames for the requested rows; cannot compute frame statistics")
@@ -76,7 +76,10 @@ def compute_frame_stats(table: FrameTable, rows: np.ndarray | list[int]) -> MelS
         cnt += len(f)
     mean = s1 / cnt
     std = np.sqrt(np.maximum(s2 / cnt - mean**2, 1e-8))
-    return MelStats(mean.astype(np.float32), np.maximum(std, 1e-4).astype(np.float32))
+    # floor at a tenth of the median std: a feature (e.g. a ReLU unit) nearly silent in a small train
+    # split must not blow up to hundreds of standard deviations on other tracks
+    floor = max(0.1 * float(np.median(std)), 1e-4)
+    return MelStats(mean.astype(np.float32), np.maximum(std, floor).astype(np.float32))
 
 
 class FrameCropDataset(Dataset):
