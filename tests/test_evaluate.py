@@ -212,7 +212,8 @@ def test_autoencoders_over_frames_end_to_end(demo_dir: Path, tmp_path: Path) -> 
         assert emb.shape[0] == n and np.isfinite(emb).all() and np.all(emb[2] == 0)
         assert meta["family"] == "autoencoder" and meta["input"] == "frames:toy" and meta["missing_rows"] == [2]
         assert meta["config"]["model"]["kwargs"]["n_mels"] == 6
-        assert set(meta["pooling_selection"]) == {"mean", "meanstd", "mean+whiten", "meanstd+whiten"}
+        assert set(meta["pooling_selection"]) == {"mean", "meanstd", "max", "mean+whiten", "meanstd+whiten",
+                                                  "max+whiten"}
     assert eval_main(["--data", str(ds), "--n-boot", "50", "--split", "all"]) == 0
     metrics = json.loads((ds / "metrics.json").read_text())
     assert metrics["embeddings"]["pretrained_toy"]["family"] == "pretrained"

@@ -53,8 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help=f"latent size(s), comma list (default {d.latent_dim})")
     ap.add_argument("--window", type=int, default=d.window, help="training window in frames (<= segment)")
     ap.add_argument("--embed-hop", type=int, default=d.embed_hop, help="hop between embedding windows")
-    ap.add_argument("--pooling", choices=["auto", "mean", "meanstd"], default=d.pooling,
-                    help="track pooling; auto = better genre P@10 (or tag Jaccard) on the val split")
+    ap.add_argument("--pooling", choices=["auto", "mean", "meanstd", "max"], default=d.pooling,
+                    help="track pooling; auto = best genre P@10 (or tag Jaccard) on the val split "
+                         "(max: frame input only)")
     ap.add_argument("--whiten", choices=["no", "yes", "auto"], default=d.whiten,
                     help="ZCA-whiten the pooled embedding (fitted on train); auto = keep it if it scores better "
                          "on the val split")

@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # torch is imported only where windows are encoded, so reader
     from core.recommend.windows import MelStats
 
 POOLINGS = ("mean", "meanstd")
+ALL_POOLINGS = ("mean", "meanstd", "max")  # max: offered for frame input (taggers' own pooling)
 
 
 @dataclass
@@ -66,12 +67,12 @@ def window_latents(model: torch.nn.Module, fc: MelCache, stats: MelStats, window
 
 def pool_tracks(latents: np.ndarray, win_rows: np.ndarray, n_tracks: int,
                 pooling: str = "mean") -> tuple[np.ndarray, list[int]]:
-    """Pool window latents into one vector per track row ("mean" or "meanstd").
+    """Pool window latents into one vector per track row ("mean", "meanstd" or "max").
 
     Rows with no windows (missing cache rows) are zero vectors and are returned as `missing`.
     """
-    if pooling not in POOLINGS:
-        raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
+    if pooling not in ALL_POOLINGS:
+        raise ValueError(f"pooling must be one of {ALL_POOLINGS}, got {pooling!r}")
     d = latents.shape[1]
     out = np.zeros((n_tracks, d * (2 if pooling == "meanstd" else 1)), np.float32)
     missing = []
@@ -83,7 +84,7 @@ def pool_tracks(latents: np.ndarray, win_rows: np.ndarray, n_tracks: int,
             missing.append(r)
             continue
         z = latents[order[lo:hi]]
-        out[r, :d] = z.mean(0)
+        out[r, :d] = z.max(0) if pooling == "max" else z.mean(0)
         if pooling == "meanstd":
             out[r, d:] = z.std(0)
     return out, missing

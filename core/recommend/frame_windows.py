@@ -186,10 +186,11 @@ class FrameSource:
                 "embed_hop": rc.embed_hop, "dataset": Path(self.fc.ds_dir).name}
 
     def embed(self, model: Any, rc: Any, batch_size: int = 256) -> Any:
-        """Window latents of every track pooled per track (rows without frames are missing)."""
+        """Window latents of every track pooled per track with mean, mean+std and max (rows without frames
+        are missing)."""
         from torch.utils.data import DataLoader
 
-        from core.recommend.embeddings import pool_all
+        from core.recommend.embeddings import ALL_POOLINGS, pool_all
 
         check_frame_input(model, self.table.info)
         ds = FixedFrameWindows(self.table, np.arange(len(self.fc.tracks)), self.stats, rc.window, rc.embed_hop)
@@ -199,4 +200,4 @@ class FrameSource:
             for x, r in DataLoader(ds, batch_size=batch_size, shuffle=False):
                 zs.append(model.encode(x).float().numpy())
                 rs.append(np.asarray(r))
-        return pool_all(np.concatenate(zs), np.concatenate(rs), len(self.fc.tracks))
+        return pool_all(np.concatenate(zs), np.concatenate(rs), len(self.fc.tracks), ALL_POOLINGS)

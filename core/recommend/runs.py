@@ -206,20 +206,20 @@ def pooling_candidates(raw: Any, fc: Any, whiten_mode: str) -> dict[str, np.ndar
 
     if whiten_mode not in WHITEN_CHOICES:
         raise ValueError(f"whiten must be one of {WHITEN_CHOICES}, got {whiten_mode!r}")
-    plain = {p: finalise(raw.pooled[p], fc, raw.missing) for p in ("mean", "meanstd")}
+    plain = {p: finalise(e, fc, raw.missing) for p, e in raw.pooled.items()}
     white = {f"{p}+whiten": whiten(e, fc.split_rows("train"), raw.missing) for p, e in plain.items()}
     return {"no": plain, "yes": white, "auto": {**plain, **white}}[whiten_mode]
 
 
 def choose_pooling(raw: Any, fc: Any, rc: AERunConfig) -> tuple[str, dict[str, np.ndarray], dict[str, Any]]:
     """Standardise every pooling (whitened too if asked), score them on the validation split, pick the
-    best (ties: plain mean), or `rc.pooling` when it is not "auto"."""
+    best (ties to 6 decimals: plain mean first), or `rc.pooling` when it is not "auto"."""
     tracks = fc.tracks
     cands = pooling_candidates(raw, fc, rc.whiten)
     sel = {p: selection_scores(e, tracks) for p, e in cands.items()}
     key = selection_key(tracks)
     allowed = [p for p in cands if rc.pooling == "auto" or p.split("+")[0] == rc.pooling]
-    pooling = max(allowed, key=lambda p: (sel[p].get(key, float("-inf")), p == "mean"))
+    pooling = max(allowed, key=lambda p: (round(sel[p].get(key, float("-inf")), 6), p == "mean"))
     return pooling, cands, sel
 
 
