@@ -161,10 +161,9 @@ def selection_scores(emb: np.ndarray, tracks: pd.DataFrame, split: str = SELECTI
 def selection_key(tracks: pd.DataFrame) -> str:
     """Validation score used to choose the pooling: genre P@10 if >= 90% of tracks have a genre, else tag
     Jaccard@10."""
-    genre_cov = float((tracks["genre"].fillna("").astype(str) != "").mean())
-    has_tags = "tags" in tracks.columns and bool((tracks["tags"].fillna("").astype(str) != "").any())
-    metric = "genre_p@10" if genre_cov >= 0.9 or not has_tags else "tag_jaccard@10"
-    return f"{SELECTION_SPLIT}_{metric}"
+    from core.recommend.evaluation import primary_metric
+
+    return f"{SELECTION_SPLIT}_{primary_metric(tracks, 10)}"
 
 
 def open_source(ds_dir: Path, rc: AERunConfig) -> WindowSource:
