@@ -222,3 +222,15 @@ def test_autoencoders_over_frames_end_to_end(demo_dir: Path, tmp_path: Path) -> 
     with pytest.raises(SystemExit) as e:
         train_main(["--data", str(ds), "--input", "wav", "--models", "dense", "--quiet"])
     assert e.value.code == 2
+
+
+def test_headline_reports_the_model_chosen_on_validation(tmp_path: Path) -> None:
+    ds = _synthetic_ds(tmp_path, n=12)
+    rng = np.random.default_rng(1)
+    write_embedding(ds, "noise_ae", rng.normal(size=(12, 3)).astype(np.float32), {"checkpoint": "n.pt"})
+    ev = evaluate_dataset(ds, EvalConfig(split="all", ks=(3,), n_boot=50))
+    ch = ev.chosen_on_val
+    n_val = int((pd.read_csv(ds / "catalog.csv")["split"] == "val").sum())
+    assert set(ch["val_scores"]) == {"model", "noise_ae"} and ch["n_val_queries"] == n_val > 0
+    assert ch["embedding"] == max(ch["val_scores"], key=lambda n: ch["val_scores"][n])
+    assert f"chosen on the validation split `{ch['embedding']}`" in (ds / "report.md").read_text()
