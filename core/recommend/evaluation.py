@@ -641,8 +641,15 @@ def _metric_conclusion(ev: Evaluation, tracks: pd.DataFrame, metric: str, settin
     base = base_sc.estimates[metric]
     chance = base_sc.chance.get(metric, float("nan"))
     lines = []
-    for label, ref in (("best learned model", False), ("best pretrained reference", True)):
-        best = _best(ev, metric, setting, ref)
+    chosen = ev.chosen_on_val.get("embedding")
+    picks = []
+    if chosen and metric in ev.embeddings[chosen].settings[setting].estimates:
+        picks.append(("learned model chosen on the validation split",
+                      (chosen, ev.embeddings[chosen].settings[setting].estimates[metric])))
+    else:
+        picks.append(("best learned model (picked on this figure)", _best(ev, metric, setting, False)))
+    picks.append(("best pretrained reference", _best(ev, metric, setting, True)))
+    for label, best in picks:
         if best is None:
             continue
         name, est = best
