@@ -16,14 +16,15 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 
-from core.recommend.autoencoders import MODELS, build_model
+from core.audio.config import DEFAULT_AUDIO
+from core.recommend.autoencoders import MODELS, build_model, needs_pairs
 
 
 def _batches(data: Path | None, window: int, batch: int, n: int, n_views: int) -> list:
     """n batches of real (from the cache's train split) or synthetic windows."""
     if data is None:
         g = torch.Generator().manual_seed(0)
-        mk = lambda: torch.randn(batch, 128, window, generator=g)  # noqa: E731
+        mk = lambda: torch.randn(batch, DEFAULT_AUDIO.n_mels, window, generator=g)  # noqa: E731
         return [mk() if n_views == 1 else (mk(), mk()) for _ in range(n)]
     from core.audio.cache import FeatureCache
     from core.recommend.windows import RandomCropDataset, compute_mel_stats
@@ -38,7 +39,7 @@ def _batches(data: Path | None, window: int, batch: int, n: int, n_views: int) -
 def bench(name: str, objective: str, window: int, latent: int, batch: int, steps: int,
           data: Path | None) -> dict[str, float]:
     """Seconds per training step and per encode batch -> windows/s."""
-    n_views = 2 if "shift" in objective else 1
+    n_views = 2 if needs_pairs(objective) else 1
     batches = _batches(data, window, batch, steps + 2, n_views)
     n_mels = (batches[0] if n_views == 1 else batches[0][0]).shape[1]
     torch.manual_seed(0)

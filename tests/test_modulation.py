@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from core.recommend.autoencoders import build_model, model_from_config
-from core.recommend.modulation import FRAME_RATE, band_matrix, modulation_bins, modulation_spectrum
+from core.recommend.modulation import DEFAULT_FRAME_RATE, band_matrix, modulation_bins, modulation_spectrum
 
 
 def _click_track(period: int, n_mels: int = 128, n_frames: int = 216) -> torch.Tensor:
@@ -33,7 +33,7 @@ def test_click_track_peaks_at_its_tempo_linear() -> None:
     _, freqs = modulation_bins(216, None, 0.1, 20.0)
     assert spec.shape == (1, 16, len(freqs))
     peak = freqs[spec[0].argmax(-1).numpy()]
-    assert np.allclose(peak, FRAME_RATE / period, atol=FRAME_RATE / 216 / 2)
+    assert np.allclose(peak, DEFAULT_FRAME_RATE / period, atol=DEFAULT_FRAME_RATE / 216 / 2)
 
 
 def test_click_track_peaks_in_the_right_log_bin() -> None:
@@ -41,7 +41,7 @@ def test_click_track_peaks_in_the_right_log_bin() -> None:
         x = _click_track(period)[None].repeat(2, 1, 1)
         spec = modulation_spectrum(x, 8, n_mod_bins=8, min_hz=0.5, max_hz=16.0)
         edges = np.geomspace(0.5, 16.0, 9)
-        want = int(np.searchsorted(edges, FRAME_RATE / period) - 1)
+        want = int(np.searchsorted(edges, DEFAULT_FRAME_RATE / period) - 1)
         assert (spec.argmax(-1) == want).all(), (period, spec[0, 0])
 
 
@@ -84,3 +84,23 @@ def test_modspec_dense_objectives_and_linear_bins() -> None:
         x, x2 = torch.randn(3, 32, 128), torch.randn(3, 32, 128)
         assert torch.isfinite(m.loss((x, x2)))
         assert m.decode(m.encode(x)).shape == m.features(x).shape == (3, 8, m.n_mod)
+
+
+def test_modspec_uses_the_stored_frame_rate_and_refuses_other_audio() -> None:
+    from dataclasses import replace
+
+    from core.audio.config import DEFAULT_AUDIO
+    from core.recommend.autoencoders import AudioMismatch
+
+    period = 27
+    x = _click_track(period)[None]
+    slow = build_model("modspec_dense", n_mels=128, n_frames=216, latent_dim=4, n_mod_bins=None, min_hz=0.1,
+                       max_hz=20.0, keep_stats=False, hop_length=2 * DEFAULT_AUDIO.hop_length)
+    assert slow.frame_rate == pytest.approx(DEFAULT_FRAME_RATE / 2)
+    _, freqs = modulation_bins(216, None, 0.1, 20.0, slow.frame_rate)
+    peak = freqs[slow.features(x)[0].argmax(-1).numpy()]
+    assert np.allclose(peak, slow.frame_rate / period, atol=slow.frame_rate / 216 / 2)
+    assert model_from_config(slow.config()).frame_rate == slow.frame_rate
+    slow.check_audio(replace(DEFAULT_AUDIO, hop_length=2 * DEFAULT_AUDIO.hop_length))
+    with pytest.raises(AudioMismatch, match="hop_length: model 1024 vs cache 512"):
+        slow.check_audio(DEFAULT_AUDIO)

@@ -8,9 +8,7 @@ import pytest
 
 from core.recommend.metrics import (
     bootstrap_ci,
-    chance_hit_rate,
-    chance_precision,
-    chance_tag_jaccard,
+    chance_level,
     genre_cosine_gap,
     hit_rate_at_k,
     paired_bootstrap_diff,
@@ -64,13 +62,19 @@ def test_precision_at_k_hand_computed() -> None:
 def test_chance_levels_and_tag_jaccard() -> None:
     q = np.array([0, 3])
     # query 0 (a): candidates 1..5 with labels a,b,b,b,a -> 2/5 ; query 3 (b): a,a,b,b,a -> 2/5
-    assert chance_precision(GENRES, q) == pytest.approx([0.4, 0.4])
+    assert chance_level("precision", GENRES, q) == pytest.approx([0.4, 0.4])
     # P(at least one of 2 random picks from 5 with 2 positives) = 1 - (3/5)(2/4) = 0.7
-    assert chance_hit_rate(GENRES, q, 2) == pytest.approx([0.7, 0.7])
+    assert chance_level("hit_rate", GENRES, q, 2) == pytest.approx([0.7, 0.7])
     tags = np.array(["p|q", "p", "q", "r", "", "p|q"], dtype=object)
     tj = tag_jaccard_at_k(tags, np.array([0]), np.array([[1, 5]]))
     assert tj == pytest.approx([(0.5 + 1.0) / 2])
-    assert chance_tag_jaccard(tags, np.array([0]))[0] == pytest.approx((0.5 + 0.5 + 0 + 0 + 1) / 5)
+    assert chance_level("tag_jaccard", tags, np.array([0]))[0] == pytest.approx((0.5 + 0.5 + 0 + 0 + 1) / 5)
+    # same-artist excluded: query 0 (a, artist x) loses candidate 1 -> b,b,b,a -> 1/4;
+    # query 3 (b, artist z) loses candidate 4 -> a,a,b,a -> 1/4
+    assert chance_level("precision", GENRES, q, artists=ARTISTS, exclude_same_artist=True) == pytest.approx(
+        [0.25, 0.25])
+    with pytest.raises(ValueError, match="unknown chance kind"):
+        chance_level("recall", GENRES, q)
 
 
 def test_bootstrap_is_reproducible_and_brackets_mean() -> None:

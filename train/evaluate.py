@@ -52,9 +52,9 @@ def main(argv: list[str] | None = None) -> int:
     except (FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    for w in res.get("warnings", []):
+    for w in res.warnings:
         print(f"warning: {w}", file=sys.stderr)
-    print(f"{res['dataset']}: {res['n_queries']} queries ({res['split']}), {res['n_tracks']} tracks")
+    print(f"{res.dataset}: {res.n_queries} queries ({res.split}), {res.n_tracks} tracks")
     print(to_markdown(metrics_table(res, "all")))
     print(f"wrote {args.data / 'metrics.json'}, {args.data / 'queries.csv'}, {args.data / 'report.md'}")
     return 0

@@ -12,20 +12,70 @@ Every model takes x [B, n_mels, n_frames] (standardised log-mel) and offers
   reconstructed and their latents are pulled together (cosine), which asks the
   code to describe *what* plays rather than *when*.
 - ``denoise_shift``: both of the above.
+- ``contrast``: like ``shift``, but the latents of two crops of one track are tied by a
+  contrastive (InfoNCE, in-batch negatives, temperature `temperature`) term of weight
+  `contrast_weight`: crops of one track must be closer to each other than to other tracks'
+  crops, which shapes the space for retrieval rather than only for reconstruction.
 
 In eval mode `loss` is always the clean reconstruction MSE, so validation losses
 of all objectives are comparable.
+
+Every model stores the audio settings it was trained on (`sample_rate`, `hop_length`, hence
+`frame_rate`, and `n_mels`; defaults from `core.audio.config.DEFAULT_AUDIO`) and `check_audio(cfg)`
+refuses a feature cache prepared with other settings. The knobs' defaults live in
+`ObjectiveSettings` / `ModSpecSettings`, read by the constructors and by `train.autoencoders`.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-OBJECTIVES = ("ae", "denoise", "shift", "denoise_shift")
+from core.audio.config import DEFAULT_AUDIO, AudioConfig
+
+OBJECTIVES = ("ae", "denoise", "shift", "denoise_shift", "contrast")
+
+
+def needs_pairs(objective: str) -> bool:
+    """Whether an objective trains on two crops per item (shift and contrast objectives)."""
+    return "shift" in objective or "contrast" in objective
+
+
+@dataclass(frozen=True)
+class ObjectiveSettings:
+    """Defaults of the objectives' knobs: input noise and masked-stripe width of the denoising
+    objectives, weight of the latent-invariance term of the shift objectives, weight and temperature of
+    the contrastive term."""
+
+    noise_std: float = 0.2
+    mask_frac: float = 0.15
+    shift_weight: float = 0.1
+    contrast_weight: float = 0.1
+    temperature: float = 0.1
+
+
+@dataclass(frozen=True)
+class ModSpecSettings:
+    """Defaults of the modulation map of `modspec_dense`: mel bands, log-spaced modulation bins
+    (None = full linear FFT resolution) between min_hz and max_hz, per-band std/mean columns."""
+
+    n_bands: int = 16
+    n_mod_bins: int | None = 8
+    min_hz: float = 0.5
+    max_hz: float = 16.0
+    keep_stats: bool = True
+
+
+OBJECTIVE_DEFAULTS = ObjectiveSettings()
+MODSPEC_DEFAULTS = ModSpecSettings()
+
+
+class AudioMismatch(ValueError):
+    """A model meets a feature cache prepared with other audio settings than it was trained on."""
 
 
 class Autoencoder(nn.Module):
@@ -39,9 +89,13 @@ class Autoencoder(nn.Module):
         n_frames: int = 128,
         latent_dim: int = 64,
         objective: str = "ae",
-        noise_std: float = 0.2,
-        mask_frac: float = 0.15,
-        shift_weight: float = 0.1,
+        noise_std: float = OBJECTIVE_DEFAULTS.noise_std,
+        mask_frac: float = OBJECTIVE_DEFAULTS.mask_frac,
+        shift_weight: float = OBJECTIVE_DEFAULTS.shift_weight,
+        contrast_weight: float = OBJECTIVE_DEFAULTS.contrast_weight,
+        temperature: float = OBJECTIVE_DEFAULTS.temperature,
+        sample_rate: int = DEFAULT_AUDIO.sample_rate,
+        hop_length: int = DEFAULT_AUDIO.hop_length,
     ) -> None:
         super().__init__()
         if objective not in OBJECTIVES:
@@ -55,6 +109,10 @@ class Autoencoder(nn.Module):
         self.noise_std = float(noise_std)
         self.mask_frac = float(mask_frac)
         self.shift_weight = float(shift_weight)
+        self.contrast_weight = float(contrast_weight)
+        self.temperature = float(temperature)
+        self.sample_rate = int(sample_rate)
+        self.hop_length = int(hop_length)
         self._kwargs: dict[str, Any] = {
             "n_mels": self.n_mels,
             "n_frames": self.n_frames,
@@ -63,7 +121,25 @@ class Autoencoder(nn.Module):
             "noise_std": self.noise_std,
             "mask_frac": self.mask_frac,
             "shift_weight": self.shift_weight,
+            "contrast_weight": self.contrast_weight,
+            "temperature": self.temperature,
+            "sample_rate": self.sample_rate,
+            "hop_length": self.hop_length,
         }
+
+    @property
+    def frame_rate(self) -> float:
+        """Input frames per second (sample_rate / hop_length) the model was built for."""
+        return self.sample_rate / self.hop_length
+
+    def check_audio(self, cfg: AudioConfig) -> None:
+        """Raise AudioMismatch (with what differs) if a cache's audio settings are not the model's."""
+        diffs = [f"{k}: model {mine} vs cache {theirs}" for k, mine, theirs in (
+            ("sample_rate", self.sample_rate, cfg.sample_rate), ("hop_length", self.hop_length, cfg.hop_length),
+            ("n_mels", self.n_mels, cfg.n_mels)) if mine != theirs]
+        if diffs:
+            raise AudioMismatch(f"{self.name} was trained on other audio settings than this feature cache "
+                                f"({'; '.join(diffs)}); re-prepare the data with the model's settings or retrain")
 
     # --- interface -----------------------------------------------------------
     def encode(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
@@ -110,7 +186,7 @@ class Autoencoder(nn.Module):
         if not self.training:
             return F.mse_loss(self(x), x)
         denoise = self.objective in ("denoise", "denoise_shift")
-        shift = self.objective in ("shift", "denoise_shift") and len(views) > 1
+        shift = needs_pairs(self.objective) and len(views) > 1
         if not shift:
             inp = self.corrupt(x) if denoise else x
             return F.mse_loss(self(inp), x)
@@ -119,9 +195,19 @@ class Autoencoder(nn.Module):
         inp = self.corrupt(both) if denoise else both
         z = self.encode(inp)
         rec = F.mse_loss(self.decode(z), both)
+        return rec + self.pair_term(z)
+
+    def pair_term(self, z: torch.Tensor) -> torch.Tensor:
+        """Weighted tie between the latents of the two views z = [z1; z2]: cosine pull (shift objectives)
+        or symmetric InfoNCE with in-batch negatives (contrast)."""
         z1, z2 = z.chunk(2, 0)
-        inv = (1.0 - F.cosine_similarity(z1, z2, dim=1)).mean()
-        return rec + self.shift_weight * inv
+        if "contrast" not in self.objective:
+            return self.shift_weight * (1.0 - F.cosine_similarity(z1, z2, dim=1)).mean()
+        u1, u2 = F.normalize(z1, dim=1), F.normalize(z2, dim=1)
+        logits = u1 @ u2.T / self.temperature
+        target = torch.arange(len(u1), device=z.device)
+        nce = 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target))
+        return self.contrast_weight * nce
 
 
 def _views(batch: Any) -> list[torch.Tensor]:
@@ -284,15 +370,17 @@ class ModSpecDenseAutoencoder(Autoencoder):
     Input is still the standardised log-mel window x [B, n_mels, n_frames] (so datasets,
     training loop and embedding code are shared); `features(x)` turns it into the fixed
     (not learned) log modulation map [B, n_bands, n_mod] of `core.recommend.modulation` (by default 8
-    log-spaced modulation bins 0.5-16 Hz plus each band's std and mean level), and the network
+    log-spaced modulation bins 0.5-16 Hz at the model's `frame_rate`, plus each band's std and mean
+    level), and the network
     reconstructs that map: `decode(z)` returns [B, n_bands, n_mod], not a mel window. Windows
     of 128-216 frames (3-5 s) cover several beat periods, which a 16-frame window cannot.
     """
 
     name = "modspec_dense"
 
-    def __init__(self, n_bands: int = 16, n_mod_bins: int | None = 8, min_hz: float = 0.5,
-                 max_hz: float = 16.0, keep_stats: bool = True,
+    def __init__(self, n_bands: int = MODSPEC_DEFAULTS.n_bands, n_mod_bins: int | None = MODSPEC_DEFAULTS.n_mod_bins,
+                 min_hz: float = MODSPEC_DEFAULTS.min_hz, max_hz: float = MODSPEC_DEFAULTS.max_hz,
+                 keep_stats: bool = MODSPEC_DEFAULTS.keep_stats,
                  hidden: tuple[int, ...] | list[int] = (512, 256), dropout: float = 0.1,
                  **kw: Any) -> None:
         super().__init__(**kw)
@@ -306,7 +394,7 @@ class ModSpecDenseAutoencoder(Autoencoder):
         self._kwargs.update(n_bands=self.n_bands, n_mod_bins=self.n_mod_bins, min_hz=self.min_hz,
                             max_hz=self.max_hz, keep_stats=self.keep_stats, hidden=list(hidden),
                             dropout=float(dropout))
-        mod, _ = modulation_bins(self.n_frames, self.n_mod_bins, self.min_hz, self.max_hz)
+        mod, _ = modulation_bins(self.n_frames, self.n_mod_bins, self.min_hz, self.max_hz, self.frame_rate)
         self.register_buffer("bands", band_matrix(self.n_mels, self.n_bands), persistent=False)
         self.register_buffer("mod_matrix", mod, persistent=False)
         self.n_mod = mod.shape[1] + 2 * int(self.keep_stats)
@@ -342,15 +430,12 @@ class ModSpecDenseAutoencoder(Autoencoder):
         if not self.training:
             return F.mse_loss(self(x), self.features(x))
         denoise = self.objective in ("denoise", "denoise_shift")
-        shift = self.objective in ("shift", "denoise_shift") and len(views) > 1
+        shift = needs_pairs(self.objective) and len(views) > 1
         both = torch.cat([x, views[1]], 0) if shift else x
         inp = self.corrupt(both) if denoise else both
         z = self.encode(inp)
         rec = F.mse_loss(self.decode(z), self.features(both))
-        if not shift:
-            return rec
-        z1, z2 = z.chunk(2, 0)
-        return rec + self.shift_weight * (1.0 - F.cosine_similarity(z1, z2, dim=1)).mean()
+        return rec + self.pair_term(z) if shift else rec
 
 
 MODELS: dict[str, type[Autoencoder]] = {

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,8 +20,16 @@ if TYPE_CHECKING:  # torch is imported only where windows are encoded, so reader
     from core.recommend.windows import MelStats
 
 POOLINGS = ("mean", "meanstd")
+ALL_POOLINGS = ("mean", "meanstd", "max")  # max: offered for frame input (taggers' own pooling)
 
 
+@dataclass
+class TrackEmbeddings:
+    """Raw (unstandardised) track embeddings of one model: one matrix per pooling, and the track rows
+    that had no windows (zero vectors in every matrix)."""
+
+    pooled: dict[str, np.ndarray]
+    missing: list[int] = field(default_factory=list)
 
 
 def standardise(emb: np.ndarray, fit_rows: np.ndarray | list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -58,12 +67,12 @@ def window_latents(model: torch.nn.Module, fc: MelCache, stats: MelStats, window
 
 def pool_tracks(latents: np.ndarray, win_rows: np.ndarray, n_tracks: int,
                 pooling: str = "mean") -> tuple[np.ndarray, list[int]]:
-    """Pool window latents into one vector per track row ("mean" or "meanstd").
+    """Pool window latents into one vector per track row ("mean", "meanstd" or "max").
 
     Rows with no windows (missing cache rows) are zero vectors and are returned as `missing`.
     """
-    if pooling not in POOLINGS:
-        raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
+    if pooling not in ALL_POOLINGS:
+        raise ValueError(f"pooling must be one of {ALL_POOLINGS}, got {pooling!r}")
     d = latents.shape[1]
     out = np.zeros((n_tracks, d * (2 if pooling == "meanstd" else 1)), np.float32)
     missing = []
@@ -75,23 +84,32 @@ def pool_tracks(latents: np.ndarray, win_rows: np.ndarray, n_tracks: int,
             missing.append(r)
             continue
         z = latents[order[lo:hi]]
-        out[r, :d] = z.mean(0)
+        out[r, :d] = z.max(0) if pooling == "max" else z.mean(0)
         if pooling == "meanstd":
             out[r, d:] = z.std(0)
     return out, missing
 
 
 def embed_tracks(model: torch.nn.Module, fc: MelCache, stats: MelStats, window: int, hop: int | None = None,
-                 poolings: tuple[str, ...] = POOLINGS, batch_size: int = 128) -> dict[str, Any]:
-    """Raw (unstandardised) track embeddings for each pooling plus the rows that had no windows."""
+                 poolings: tuple[str, ...] = POOLINGS, batch_size: int = 128) -> TrackEmbeddings:
+    """Raw (unstandardised) track embeddings for each pooling plus the rows that had no windows.
+
+    A model that knows its audio settings (`check_audio`) refuses a cache prepared with others."""
+    if hasattr(model, "check_audio") and hasattr(fc, "config"):
+        model.check_audio(fc.config)
     n = len(fc.tracks)
     lat, wr = window_latents(model, fc, stats, window, hop, batch_size)
-    res: dict[str, Any] = {}
+    return pool_all(lat, wr, n, poolings)
+
+
+def pool_all(latents: np.ndarray, win_rows: np.ndarray, n_tracks: int,
+             poolings: tuple[str, ...] = POOLINGS) -> TrackEmbeddings:
+    """Pool window latents with every pooling in `poolings`."""
+    res: dict[str, np.ndarray] = {}
     missing: list[int] = []
     for p in poolings:
-        res[p], missing = pool_tracks(lat, wr, n, p)
-    res["missing"] = missing
-    return res
+        res[p], missing = pool_tracks(latents, win_rows, n_tracks, p)
+    return TrackEmbeddings(res, missing)
 
 
 def finalise(emb: np.ndarray, fc: MelCache, missing: list[int] | None = None) -> np.ndarray:
@@ -101,6 +119,26 @@ def finalise(emb: np.ndarray, fc: MelCache, missing: list[int] | None = None) ->
     if len(train) == 0:
         train = np.setdiff1d(np.arange(len(emb)), missing)
     out, _, _ = standardise(emb, train)
+    if missing:
+        out[missing] = 0.0
+    return out
+
+
+def whiten(emb: np.ndarray, fit_rows: np.ndarray | list[int], missing: list[int] | None = None,
+           shrink: float = 0.1) -> np.ndarray:
+    """ZCA-whiten a (standardised) embedding with the covariance of `fit_rows` (the train split), shrunk
+    towards its mean eigenvalue by `shrink` so directions unseen in a small train split are not blown up.
+    Decorrelating the dimensions lets cosine weigh every direction alike; missing rows stay zero."""
+    emb = np.asarray(emb, dtype=np.float64)
+    missing = list(missing or [])
+    fit = np.setdiff1d(np.asarray(fit_rows, dtype=np.int64), missing)
+    x = emb[fit]
+    mu = x.mean(0)
+    cov = np.cov((x - mu).T, bias=True).reshape(emb.shape[1], emb.shape[1])
+    lam, vec = np.linalg.eigh(cov)
+    lam = np.maximum(lam, 0.0) + shrink * max(float(lam.mean()), 1e-8)
+    w = (vec / np.sqrt(lam)) @ vec.T
+    out = ((emb - mu) @ w).astype(np.float32)
     if missing:
         out[missing] = 0.0
     return out

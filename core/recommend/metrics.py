@@ -1,4 +1,5 @@
-"""Retrieval scores per query (precision@K, hit-rate@K, tag Jaccard@K), bootstrap CIs, chance levels.
+"""Retrieval scores per query (precision@K, hit-rate@K, tag Jaccard@K), bootstrap CIs, chance levels
+(`chance_level`, one function for all three scores).
 
 Every per-query function returns one value per query (NaN where the query has no label),
 so scores can be bootstrapped over queries and compared pairwise between embeddings.
@@ -65,49 +66,60 @@ def _candidate_matrix(n: int, query_rows: np.ndarray, candidate_mask: np.ndarray
     return m
 
 
-def chance_precision(labels: np.ndarray | list[str], query_rows: np.ndarray,
-                     candidate_mask: np.ndarray | None = None, artists: np.ndarray | list[str] | None = None,
-                     exclude_same_artist: bool = False) -> np.ndarray:
-    """Expected precision@K of random recommendations: per query, the share of same-label candidates."""
+CHANCE_KINDS = ("precision", "hit_rate", "tag_jaccard")
+
+
+def _hypergeom_hit(n: int, pos: int, k: int) -> float:
+    """Probability that K draws without replacement from n items (pos of them positive) hit one."""
+    p_none = 1.0
+    for j in range(min(k, n)):
+        p_none *= max(n - pos - j, 0) / (n - j)
+    return 1.0 - p_none
+
+
+def chance_level(kind: str, labels: np.ndarray | list[str], query_rows: np.ndarray, k: int = 10,
+                 candidate_mask: np.ndarray | None = None, artists: np.ndarray | list[str] | None = None,
+                 exclude_same_artist: bool = False) -> np.ndarray:
+    """Expected per-query score of random recommendations from the same candidates (NaN if unlabelled).
+
+    `kind` is "precision" (share of same-label candidates, any K), "hit_rate" (probability that K
+    random candidates, drawn without replacement, contain a same-label track) or "tag_jaccard"
+    (mean tag Jaccard of the query to all candidates; `labels` are "a|b" tag strings).
+    """
+    if kind not in CHANCE_KINDS:
+        raise ValueError(f"unknown chance kind {kind!r}; choose from {CHANCE_KINDS}")
+    if kind == "tag_jaccard":
+        items: list = [split_tags(t) for t in labels]
+    else:
+        items = list(_labels(labels))
+    lab = np.asarray(items, dtype=object) if kind != "tag_jaccard" else None
+    m = _candidate_matrix(len(items), query_rows, candidate_mask, artists, exclude_same_artist)
+    out = np.full(len(query_rows), np.nan)
+    for i, q in enumerate(query_rows):
+        if not items[q] or not m[i].any():
+            continue
+        if kind == "precision":
+            out[i] = float(np.mean(lab[m[i]] == lab[q]))
+        elif kind == "hit_rate":
+            out[i] = _hypergeom_hit(int(m[i].sum()), int((lab[m[i]] == lab[q]).sum()), k)
+        else:
+            out[i] = float(np.mean([jaccard(items[q], items[c]) for c in np.nonzero(m[i])[0]]))
+    return out
+
+
+def precision_ceiling(labels: np.ndarray | list[str], query_rows: np.ndarray, k: int,
+                      candidate_mask: np.ndarray | None = None, artists: np.ndarray | list[str] | None = None,
+                      exclude_same_artist: bool = False) -> np.ndarray:
+    """Best achievable precision@K per query: min(K, same-label candidates) / min(K, candidates).
+
+    With the artist filter on GTZAN, a genre recorded by one artist only has no same-genre candidate
+    left, so no embedding can score there; this is the ceiling every figure should be read against."""
     lab = _labels(labels)
     m = _candidate_matrix(len(lab), query_rows, candidate_mask, artists, exclude_same_artist)
     out = np.full(len(query_rows), np.nan)
     for i, q in enumerate(query_rows):
         if lab[q] and m[i].any():
-            out[i] = float(np.mean(lab[m[i]] == lab[q]))
-    return out
-
-
-def chance_hit_rate(labels: np.ndarray | list[str], query_rows: np.ndarray, k: int,
-                    candidate_mask: np.ndarray | None = None, artists: np.ndarray | list[str] | None = None,
-                    exclude_same_artist: bool = False) -> np.ndarray:
-    """Probability that K random candidates (without replacement) contain at least one same-label track."""
-    lab = _labels(labels)
-    m = _candidate_matrix(len(lab), query_rows, candidate_mask, artists, exclude_same_artist)
-    out = np.full(len(query_rows), np.nan)
-    for i, q in enumerate(query_rows):
-        if not lab[q] or not m[i].any():
-            continue
-        n = int(m[i].sum())
-        pos = int((lab[m[i]] == lab[q]).sum())
-        kk = min(k, n)
-        p_none = 1.0
-        for j in range(kk):
-            p_none *= max(n - pos - j, 0) / (n - j)
-        out[i] = 1.0 - p_none
-    return out
-
-
-def chance_tag_jaccard(tags: np.ndarray | list[str], query_rows: np.ndarray,
-                       candidate_mask: np.ndarray | None = None, artists: np.ndarray | list[str] | None = None,
-                       exclude_same_artist: bool = False) -> np.ndarray:
-    """Expected tag Jaccard of random recommendations: per query, mean Jaccard to all candidates."""
-    sets = [split_tags(t) for t in tags]
-    m = _candidate_matrix(len(sets), query_rows, candidate_mask, artists, exclude_same_artist)
-    out = np.full(len(query_rows), np.nan)
-    for i, q in enumerate(query_rows):
-        if sets[q] and m[i].any():
-            out[i] = float(np.mean([jaccard(sets[q], sets[c]) for c in np.nonzero(m[i])[0]]))
+            out[i] = min(k, int((lab[m[i]] == lab[q]).sum())) / min(k, int(m[i].sum()))
     return out
 
 

@@ -2,7 +2,8 @@
 
 The 128 mel bins are averaged into `n_bands` contiguous bands; each band's envelope over the
 window is mean-removed, Hann-tapered and Fourier-transformed over time; magnitudes between
-`min_hz` and `max_hz` (the frame rate is sr / hop = 22050 / 512 = 43.07 Hz) are averaged into
+`min_hz` and `max_hz` (at the frame rate sample_rate / hop_length of the cache the window came
+from: 43.07 Hz with `DEFAULT_AUDIO`; models pass their stored one) are averaged into
 `n_mod_bins` log-spaced bins (or kept at full resolution with `n_mod_bins=None`) and
 log-compressed. The result is a small map [n_bands, n_mod] whose peaks sit at the beat/onset
 rates of each band (e.g. 2 Hz for 120 BPM). Optionally each band's mean level and standard
@@ -18,7 +19,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-FRAME_RATE = 22050.0 / 512.0
+from core.audio.config import DEFAULT_AUDIO
+
+DEFAULT_FRAME_RATE = DEFAULT_AUDIO.sample_rate / DEFAULT_AUDIO.hop_length
 
 
 def band_matrix(n_mels: int, n_bands: int) -> torch.Tensor:
@@ -33,7 +36,7 @@ def band_matrix(n_mels: int, n_bands: int) -> torch.Tensor:
 
 
 def modulation_bins(n_frames: int, n_mod_bins: int | None = 8, min_hz: float = 0.5, max_hz: float = 16.0,
-                    frame_rate: float = FRAME_RATE) -> tuple[torch.Tensor, np.ndarray]:
+                    frame_rate: float = DEFAULT_FRAME_RATE) -> tuple[torch.Tensor, np.ndarray]:
     """([n_rfft, n_mod] averaging matrix from rfft bins to modulation bins, bin centres in Hz).
 
     `n_mod_bins=None`: every rfft bin in [min_hz, max_hz] is its own bin (linear resolution
@@ -64,7 +67,7 @@ def modulation_bins(n_frames: int, n_mod_bins: int | None = 8, min_hz: float = 0
 
 def modulation_spectrum(x: torch.Tensor, bands: torch.Tensor | int = 16, n_mod_bins: int | None = 8,
                         min_hz: float = 0.5, max_hz: float = 16.0, keep_stats: bool = False,
-                        frame_rate: float = FRAME_RATE, eps: float = 1e-2,
+                        frame_rate: float = DEFAULT_FRAME_RATE, eps: float = 1e-2,
                         mod_matrix: torch.Tensor | None = None) -> torch.Tensor:
     """Log modulation spectrum of log-mel windows x [B, n_mels, T] -> [B, n_bands, n_mod (+2)].
 

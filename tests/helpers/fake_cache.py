@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
+
+from core.audio.config import AudioConfig
 
 
 class FakeCache:
@@ -12,6 +16,8 @@ class FakeCache:
     def __init__(self, n_tracks: int = 12, seg_per_track: int = 2, n_mels: int = 16, frames: int = 24,
                  seed: int = 0, drop_rows: tuple[int, ...] = ()) -> None:
         rng = np.random.default_rng(seed)
+        self.config = AudioConfig(n_mels=n_mels)
+        self.ds_dir = Path("fake_cache")
         genres = ["a", "b", "c"]
         self.tracks = pd.DataFrame({
             "track_id": [f"t{i:02d}" for i in range(n_tracks)],
