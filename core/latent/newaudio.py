@@ -24,6 +24,7 @@ from core.latent.latents import latent_table, neighbours
 from core.latent.metrics import METRIC_NAMES, audio_metrics, logmel_l1, logmel_mse
 from core.latent.model import decode_latents, encode_mels, load_recon_model
 from core.latent.segments import AudioCache, SegmentRef, segment_refs
+from core.recommend.autoencoders import AudioMismatch
 from core.recommend.windows import MelStats
 
 
@@ -110,6 +111,7 @@ def encode_and_reconstruct(ds_dir: Path | str, size: int, audio_path: Path | str
     check_audio_format(audio_path)
     fc = FeatureCache.open(ds_dir)
     net, stats = load_recon_model(ds_dir, size, model)
+    net.check_audio(fc.config)
     item = encode_file(net, stats, audio_path, fc.config, gl or GriffinLimConfig(), max_segments=1)[0]
     lat = ds_dir / "recon" / f"z{size}" / "latents.npy"
     if lat.exists():
@@ -201,8 +203,12 @@ def reconstruct_demo(net: torch.nn.Module, stats: MelStats, demo_dir: Path, z_al
     """Reconstruct the first segment of each demo-corpus track and list its nearest dataset neighbours
     (None when the demo cache was prepared with other audio settings than the model)."""
     dfc = FeatureCache.open(demo_dir)
-    if dfc.config.segment_frames != net.n_frames or dfc.config.n_mels != net.n_mels:
-        tqdm.write(f"[latent_sizes] demo corpus {demo_dir} uses other audio settings; skipped")
+    try:
+        net.check_audio(dfc.config)
+        if dfc.config.segment_frames != net.n_frames:
+            raise AudioMismatch(f"segments of {dfc.config.segment_frames} frames, the model's are {net.n_frames}")
+    except AudioMismatch as exc:
+        tqdm.write(f"[latent_sizes] demo corpus {demo_dir} skipped: {exc}")
         return None
     refs = _first_segments(dfc, n_clips)
     audio = AudioCache(dfc.config)

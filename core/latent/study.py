@@ -168,7 +168,7 @@ def train_size(fc: FeatureCache, ds_dir: Path, size: int, stats: MelStats, cfg: 
         shutil.rmtree(best.parent, ignore_errors=True)
     torch.manual_seed(seed)
     net = build_model(cfg.model, n_mels=acfg.n_mels, n_frames=acfg.segment_frames, latent_dim=size,
-                      objective=cfg.objective)
+                      objective=cfg.objective, sample_rate=acfg.sample_rate, hop_length=acfg.hop_length)
     train_ds = RandomCropDataset(fc, fc.split_rows("train"), stats, window=acfg.segment_frames, seed=seed)
     val_ds = FixedWindowDataset(fc, fc.split_rows("val"), stats, window=acfg.segment_frames)
     train_dl = DataLoader(train_ds, batch_size=cfg.train.batch_size, shuffle=True,
