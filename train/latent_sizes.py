@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from core.latent.study import LatentSizeMismatch, StudyConfig, run_study
+from core.nn.loop import UnreadableCheckpoint
 
 
 def parse_sizes(text: str) -> tuple[int, ...]:
@@ -67,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
                       demo_dir=args.demo_dir, with_umap=not args.no_umap, progress=not args.quiet)
     try:
         index = run_study(ds_dir, cfg)
-    except LatentSizeMismatch as exc:
+    except (LatentSizeMismatch, UnreadableCheckpoint) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"chosen latent size: {index['chosen_size']} ({index['rule']['text']})")
