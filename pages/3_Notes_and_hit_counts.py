@@ -17,7 +17,7 @@ st.title(":material/edit_note: Notes & hit counts")
 
 store = aw.notes_store()
 annotations = store.annotations()
-votes = store.votes()
+votes = store.read("votes")
 
 st.subheader("Notes and verdicts")
 if len(annotations) == 0:
@@ -63,7 +63,7 @@ hand_rows = ad.handpicked_rows(tracks, ad.cached_queries(ds_dir))
 if len(hand_rows) == 0:
     st.caption(f"No handpicked queries (queries.csv): `{ad.command_for('evaluate', ds)}`")
 
-rel = relevance_rates(store.verdicts(ds)).set_index("model")
+rel = relevance_rates(store.read("verdicts", ds)).set_index("model")
 ds_votes = votes[votes["dataset"] == ds] if len(votes) else votes
 wins = pd.Series(dtype=int)
 if len(ds_votes):

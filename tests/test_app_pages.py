@@ -101,10 +101,10 @@ def test_listen_stores_verdict_and_note(art):
     at.button[1].click().run()  # "Save note" (button 0 is "Random query")
     assert not at.exception
     store = NotesStore(art / "notes.sqlite")
-    v = store.verdicts()
+    v = store.read("verdicts")
     assert len(v) == 1 and v.iloc[0]["verdict"] == "not_relevant" and v.iloc[0]["listener"] == "tester"
     assert v.iloc[0]["model"] == "baseline"
-    n = store.notes()
+    n = store.read("notes")
     assert n["text"].tolist() == ["=SUM(A1) thin drums, wrong mood"]
     assert store.annotations()["query_track_id"].nunique() == 1
     # search by title changes the query
@@ -139,7 +139,7 @@ def test_blind_mode_hides_names_until_vote(art):
     assert not at.exception
     headers = [s.value for s in at.subheader]
     assert headers == [f"List A — {assignment['A']}", f"List B — {assignment['B']}"]
-    votes = NotesStore(art / "notes.sqlite").votes()
+    votes = NotesStore(art / "notes.sqlite").read("votes")
     assert len(votes) == 1
     row = votes.iloc[0]
     assert (row["model_a"], row["model_b"], row["choice"], row["winner"]) == (
