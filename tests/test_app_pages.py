@@ -489,6 +489,5 @@ def test_streamlit_config_for_how_the_app_is_run():
 
     cfg = tomllib.loads((REPO / ".streamlit" / "config.toml").read_text())
     assert cfg["server"]["fileWatcherType"] == "none"
-    assert ".venv" in cfg["server"]["folderWatchBlacklist"]
     assert cfg["client"]["toolbarMode"] == "viewer"  # no Deploy button
     assert cfg["browser"]["serverAddress"] == "localhost"  # no external-IP lookup line

@@ -45,6 +45,8 @@ def round_floats(df: pd.DataFrame, digits: int = 4) -> pd.DataFrame:
     for col in out.columns:
         if pd.api.types.is_float_dtype(out[col]):
             out[col] = out[col].round(digits)
+        elif out[col].dtype == object:  # mixed columns (numbers beside 'n/a' or missing values)
+            out[col] = out[col].map(lambda v: round(v, digits) if isinstance(v, float) else v)
     return out
 
 
