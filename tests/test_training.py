@@ -255,3 +255,55 @@ def test_same_command_twice_gives_the_same_checkpoint_and_embedding(demo_dir: Pa
     (a, ea), (b, eb) = outs
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert np.array_equal(ea, eb)
+
+
+def test_latent_sizes_cli_refuses_an_unreadable_checkpoint(demo_dir: Path, tmp_path: Path, capsys) -> None:
+    from train import latent_sizes
+
+    ds = _copy_demo(demo_dir, tmp_path / "ds")
+    best = ds / "checkpoints" / "recon_conv2d_z8" / "best.pt"
+    best.parent.mkdir(parents=True)
+    best.write_bytes(b"")
+    rc = latent_sizes.main(["--data-dir", str(ds), "--sizes", "8", "--epochs", "1", "--no-umap", "--quiet"])
+    err = capsys.readouterr().err
+    assert rc == 2 and f"error: {best} is not a readable checkpoint (empty file)" in err
+
+
+def test_app_upload_path_refuses_a_crafted_checkpoint(demo_dir: Path, tmp_path: Path) -> None:
+    """The app's upload encoder loads the study checkpoint with weights_only=True: the payload never runs."""
+    from core.nn.loop import UnreadableCheckpoint
+    from tests.helpers.app import demo_audio_files
+    from ui.upload import encode_upload
+
+    ds = _copy_demo(demo_dir, tmp_path / "ds")
+    marker = tmp_path / "pwned"
+    best = ds / "checkpoints" / "recon_conv2d_z8" / "best.pt"
+    best.parent.mkdir(parents=True)
+    torch.save({"state_dict": {}, "model_config": _RunsCode(marker)}, best)
+    real = demo_audio_files()[0]
+    with pytest.raises(UnreadableCheckpoint, match="is not a readable checkpoint"):
+        encode_upload(ds, 8, real.name, real.read_bytes())
+    assert not marker.exists()
+
+
+def test_fit_shows_an_epoch_bar(tmp_path: Path, capsys) -> None:
+    tl, vl = _fresh_loaders()
+    fit(_dense(), tl, vl, _cfg(tmp_path, max_epochs=2, progress=True))
+    err = capsys.readouterr().err
+    assert "r epochs" in err and "2/2" in err
+
+
+def test_maps_cli_writes_both_maps(demo_dir: Path, tmp_path: Path, capsys) -> None:
+    from core.recommend.embeddings import write_baseline
+    from core.recommend.maps import read_map
+    from train import maps
+
+    ds = _copy_demo(demo_dir, tmp_path / "ds")
+    assert maps.main(["--data", str(ds), "--quiet"]) == 2 and "has no embeddings" in capsys.readouterr().err
+    from core.audio.cache import FeatureCache
+
+    write_baseline(FeatureCache.open(ds), ds)
+    assert maps.main(["--data", str(ds), "--quiet"]) == 0
+    n = len(FeatureCache.open(ds).tracks)
+    assert read_map(ds, "baseline", "pca").shape == (n, 2) and read_map(ds, "baseline", "umap").shape == (n, 2)
+    assert maps.main(["--data", str(ds), "--models", "nope", "--quiet"]) == 2
