@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
+import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,6 +23,24 @@ RAW_AUDIO_MAX_BYTES = 3 * 1024 * 1024
 BROWSER_MIME = {".wav": "audio/wav", ".mp3": "audio/mpeg", ".ogg": "audio/ogg",
                 ".opus": "audio/ogg", ".flac": "audio/flac", ".m4a": "audio/mp4",
                 ".webm": "audio/webm"}
+
+
+@contextlib.contextmanager
+def quiet_native_stderr() -> Iterator[None]:
+    """Silence what native decoders (mpg123's "Illegal Audio-MPEG-Header") print straight to fd 2."""
+    try:
+        saved = os.dup(2)
+    except OSError:
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
 
 def audio_config(ds_dir: Path | None = None) -> AudioConfig:
@@ -61,7 +82,8 @@ def audio_excerpt(path: Path, seconds: float = EXCERPT_SECONDS) -> tuple[bytes, 
     from core.audio.decode import load_audio
 
     cfg = audio_config()
-    audio = load_audio(path, cfg, max_seconds=seconds)
+    with quiet_native_stderr():
+        audio = load_audio(path, cfg, max_seconds=seconds)
     return wav_bytes(audio, cfg.sample_rate), "audio/wav"
 
 
@@ -90,7 +112,8 @@ def _log_mel_cached(path: str, file_stamp: tuple) -> np.ndarray | None:
     from core.audio.features import log_mel
 
     try:
-        return log_mel(load_audio(Path(path), max_seconds=30)).astype(np.float32)
+        with quiet_native_stderr():
+            return log_mel(load_audio(Path(path), max_seconds=30)).astype(np.float32)
     except Exception:
         return None
 

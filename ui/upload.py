@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from ui.audio import audio_config, wav_bytes
+from ui.audio import audio_config, quiet_native_stderr, wav_bytes
 
 if TYPE_CHECKING:
     from core.audio.config import AudioConfig
@@ -57,24 +57,6 @@ def upload_file(name: str, data: bytes) -> Iterator[Path]:
         yield path
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-
-
-@contextlib.contextmanager
-def quiet_native_stderr() -> Iterator[None]:
-    """Silence what native decoders (mpg123's "Illegal Audio-MPEG-Header") print straight to fd 2."""
-    try:
-        saved = os.dup(2)
-    except OSError:
-        yield
-        return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
 
 
 @dataclass
