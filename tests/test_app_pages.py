@@ -491,3 +491,33 @@ def test_streamlit_config_for_how_the_app_is_run():
     assert cfg["server"]["fileWatcherType"] == "none"
     assert cfg["client"]["toolbarMode"] == "viewer"  # no Deploy button
     assert cfg["browser"]["serverAddress"] == "localhost"  # no external-IP lookup line
+
+
+def test_upload_result_shows_spectrograms_and_metrics_with_units_beside_the_oracle(art, monkeypatch):
+    """The upload view with the study model's output (the encoder replaced by a fixed result)."""
+    import numpy as np
+    import pandas as pd
+
+    from ui import upload
+    from ui.audio import wav_bytes
+
+    tone = wav_bytes(np.sin(np.linspace(0, 2000, 22050)).astype(np.float32) * 0.1, 22050)
+    mel = np.full((16, 20), -40.0, np.float32)
+    fake = upload.UploadResult(tone, tone, tone, mel, mel + 1, pd.DataFrame(
+        [{"rank": 1, "track_id": "calm_acoustic_1", "genre": "calm", "distance": 0.1}]),
+        {"lsd_db": 7.25, "spectral_convergence": 0.5}, {"lsd_db": 5.0, "spectral_convergence": 0.25}, False, 22050)
+    monkeypatch.setattr(upload, "encode_upload", lambda *a, **kw: fake)
+    from tests.helpers.app import demo_audio_files
+
+    real = demo_audio_files()[1]
+    at = app("pages/5_Reconstructions.py")
+    at.run()
+    n_charts = len(at.get("plotly_chart"))
+    at.get("file_uploader")[0].set_value((real.name, real.read_bytes(), "audio/ogg"))
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert len(at.get("plotly_chart")) == n_charts + 3  # original, oracle and reconstruction spectrograms
+    table = next(d.value for d in at.dataframe if "oracle" in d.value.columns)
+    row = table.set_index("metric").loc["lsd_db"]
+    assert (row["unit"], row["reconstruction"], row["oracle"]) == ("dB", 7.25, 5.0)
+    assert "lower is better" in texts(at)
