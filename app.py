@@ -12,67 +12,89 @@ from ui import widgets as aw
 st.set_page_config(page_title="Music embedding workbench", page_icon="🎧", layout="wide")
 
 
+def dataset_overview(root, datasets: list[str]) -> pd.DataFrame:
+    """One row per dataset: tracks, genres, embeddings and which artifacts exist."""
+    rows = []
+    for name in datasets:
+        ds_dir = root / name
+        tracks = ad.cached_tracks(ds_dir)
+        rows.append({
+            "dataset": name, "tracks": len(tracks), "genres": int(tracks["genre"].replace("", pd.NA).nunique()),
+            "artists": ad.has_artists(tracks), "embeddings": ", ".join(ad.list_embeddings(ds_dir)) or "—",
+            "metrics.json": (ds_dir / "metrics.json").is_file(), "queries.csv": (ds_dir / "queries.csv").is_file(),
+            "recon study": (ds_dir / "recon" / "index.json").is_file(),
+        })
+    return pd.DataFrame(rows)
+
+
+def embeddings_table(ds_dir, models: list[str]) -> pd.DataFrame:
+    """Each embedding's family, size, pooling, checkpoint and date (from its sidecar)."""
+    rows = []
+    for m in models:
+        side = ad.read_sidecar(ds_dir, m)
+        rows.append({"embedding": m, "family": ad.family_of(ds_dir, m), "dim": str(side.get("dim", "")),
+                     "pooling": side.get("pooling", ""), "checkpoint": side.get("checkpoint", ""),
+                     "date": side.get("date", "")})
+    return pd.DataFrame(rows)
+
+
+def key_scores(name: str, ds_dir, models: list[str]) -> None:
+    """metrics.json's scores: same-artist candidates excluded first (the headline) where the catalog has
+    artists, then all candidates; the missing-artifact message when there is no evaluation."""
+    metrics = ad.cached_json(ds_dir / "metrics.json")
+    settings = ad.metric_settings(metrics)
+    if not settings:
+        if models:
+            aw.show_missing("evaluate", name)
+        return
+    split = metrics.get("split", "?")
+    best = ad.best_embedding(metrics)
+    for setting in settings:
+        table = ad.metrics_table(metrics, setting)
+        if len(table):
+            st.markdown(f"**Key scores, {ad.SETTING_TITLES[setting]}** (metrics.json; queries: split "
+                        f"`{split}`, mean [95% bootstrap CI], chance row last)")
+            st.dataframe(table, hide_index=True, width="stretch")
+    if best:
+        metric = ad.headline_metric(metrics, settings[0])
+        st.caption(f"Best by {metric} ({ad.SETTING_TITLES[settings[0]]}): **{aw.esc(best)}**")
+
+
+def dataset_details(root, name: str, expanded: bool) -> None:
+    """One dataset's embeddings, key scores and what to run next."""
+    ds_dir = root / name
+    with st.expander(f"**{aw.esc(name)}**", expanded=expanded):
+        models = ad.list_embeddings(ds_dir)
+        if not models:
+            aw.show_missing("embeddings", name)
+        else:
+            st.markdown("**Embeddings**")
+            st.dataframe(embeddings_table(ds_dir, models), hide_index=True, width="stretch")
+        key_scores(name, ds_dir, models)
+        if not (ds_dir / "recon" / "index.json").is_file():
+            st.caption(f"No latent-size study yet: `{ad.command_for('recon', name)}`")
+        report = ds_dir / "report.md"
+        if report.is_file():
+            st.markdown(f"Evaluation report: `{report}`")
+
+
 def home() -> None:
     """The overview page: datasets, embeddings, key scores, what to run when something is missing."""
     st.title(":material/headphones: Music embedding workbench")
     st.caption("Listen to what each embedding recommends, compare models blind, keep notes. "
                f"Artifacts folder: `{ad.artifacts_root()}`")
-
-    cols = st.columns(len(PAGES) - 1)
-    for col, page in zip(cols, PAGES[1:]):
+    for col, page in zip(st.columns(len(PAGES) - 1), PAGES[1:]):
         with col:
             st.page_link(page)
-
     root = ad.artifacts_root()
     datasets = ad.list_datasets(root)
     if not datasets:
         aw.show_missing("demo")
         return
-
-    overview = []
-    for name in datasets:
-        ds_dir = root / name
-        tracks = ad.cached_tracks(ds_dir)
-        models = ad.list_embeddings(ds_dir)
-        overview.append({
-            "dataset": name,
-            "tracks": len(tracks),
-            "genres": int(tracks["genre"].replace("", pd.NA).nunique()),
-            "embeddings": ", ".join(models) or "—",
-            "metrics.json": (ds_dir / "metrics.json").is_file(),
-            "queries.csv": (ds_dir / "queries.csv").is_file(),
-            "recon study": (ds_dir / "recon" / "index.json").is_file(),
-        })
     st.subheader("Datasets")
-    st.dataframe(pd.DataFrame(overview), hide_index=True, width="stretch")
-
+    st.dataframe(dataset_overview(root, datasets), hide_index=True, width="stretch")
     for name in datasets:
-        ds_dir = root / name
-        with st.expander(f"**{name}**", expanded=len(datasets) == 1):
-            models = ad.list_embeddings(ds_dir)
-            if not models:
-                aw.show_missing("embeddings", name)
-            else:
-                rows = []
-                for m in models:
-                    side = ad.read_sidecar(ds_dir, m)
-                    rows.append({"embedding": m, "dim": str(side.get("dim", "")), "pooling": side.get("pooling", ""),
-                                 "checkpoint": side.get("checkpoint", ""), "date": side.get("date", "")})
-                st.markdown("**Embeddings**")
-                st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
-            metrics = ad.cached_json(ds_dir / "metrics.json")
-            table = ad.metrics_table(metrics)
-            if len(table):
-                split = metrics.get("split", "?") if isinstance(metrics, dict) else "?"
-                st.markdown(f"**Key scores** (metrics.json; queries: split `{split}`, mean [95% bootstrap CI])")
-                st.dataframe(table, hide_index=True, width="stretch")
-            elif models:
-                aw.show_missing("evaluate", name)
-            if not (ds_dir / "recon" / "index.json").is_file():
-                st.caption(f"No latent-size study yet: `{ad.command_for('recon', name)}`")
-            report = ds_dir / "report.md"
-            if report.is_file():
-                st.markdown(f"Evaluation report: `{report}`")
+        dataset_details(root, name, expanded=len(datasets) == 1)
 
 
 PAGES = [

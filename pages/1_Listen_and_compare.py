@@ -18,8 +18,14 @@ ds, ds_dir, listener = aw.listening_session("listen_dataset")
 tracks = ad.cached_tracks(ds_dir)
 models_all = ad.list_embeddings(ds_dir)
 k = st.sidebar.slider("K (recommendations per model)", 1, 20, 5, key="listen_k")
+best = ad.best_embedding(ad.cached_json(ds_dir / "metrics.json"))
 default = models_all[: min(3, len(models_all))]
-models = st.sidebar.multiselect("Models to compare", models_all, default=default, key="listen_models")
+if best in models_all and best not in default:  # the Home page's best model is always among the defaults
+    default = [*default[:2], best]
+models = st.sidebar.multiselect("Models to compare", models_all, default=default, key="listen_models",
+                                format_func=lambda m: ad.model_label(ds_dir, m))
+if best:
+    st.sidebar.caption(f"Best by the Home page's headline score: **{aw.esc(best)}**")
 if not models:
     st.info("Choose at least one model in the sidebar.")
     st.stop()
@@ -35,19 +41,40 @@ def save_verdict(key: str, model: str, rec_id: str, rank: int, score: float) -> 
     label = st.session_state.get(key)
     if label is None:
         return
-    store.set_verdict(listener, ds, qid, model, rec_id, rank, LABELS[label], score=score, k=k)
-    st.toast(f"Saved: {label}")
+    if aw.store_write(store.set_verdict, listener, ds, qid, model, rec_id, rank, LABELS[label], score=score, k=k):
+        st.toast(f"Saved: {label}")
+
+
+def recommendation(model: str, rank: int, r: int, s: float, saved: dict) -> None:
+    """One recommended track: title, artist · genre · score, tags, same-genre/artist badges, player, verdict."""
+    rec = tracks.iloc[int(r)]
+    rid = str(rec["track_id"])
+    marks = []
+    if rec["genre"] and rec["genre"] == query["genre"]:
+        marks.append(":green-badge[same genre]")
+    if rec["artist"] and rec["artist"] == query["artist"]:
+        marks.append(":blue-badge[same artist]")
+    tags = aw.tags_text(rec["tags"])
+    with st.container(border=True):
+        st.markdown(f"**{rank}. {aw.esc(rec['title'])}**  \n{aw.meta_line(rec['artist'], rec['genre'], f'cos {s:.3f}')}"
+                    + (f"  \n*tags:* {tags}" if tags else "") + f"  \n{' · '.join(marks) or '&nbsp;'}")
+        aw.play(rec["path"], ds_dir, rec["title"])
+        key = f"verdict|{ds}|{qid}|{model}|{rid}"
+        prior = saved.get((model, rid))
+        st.radio("Verdict", list(LABELS), key=key, horizontal=True, label_visibility="collapsed",
+                 index=list(LABELS).index(CODES[prior]) if prior in CODES else None,
+                 on_change=save_verdict, args=(key, model, rid, rank, float(s)))
 
 
 with st.container(border=True):
     c1, c2 = st.columns([2, 3])
     with c1:
-        st.markdown(f"### Query: {query['title']}")
-        aw.play(ds_dir, query["path"], query["title"])
+        st.markdown(f"### Query: {aw.esc(query['title'])}")
+        aw.play(query["path"], ds_dir, query["title"])
     with c2:
-        st.markdown(f"**Artist:** {query['artist'] or '—'}  \n**Genre:** {query['genre'] or '—'}  \n"
-                    f"**Tags:** {query['tags'].replace('|', ', ') or '—'}  \n"
-                    f"**Split:** {query['split']} · **id:** `{qid}`")
+        st.markdown(f"**Artist:** {aw.esc(query['artist']) or '—'}  \n**Genre:** {aw.esc(query['genre']) or '—'}  \n"
+                    f"**Tags:** {aw.tags_text(query['tags']) or '—'}  \n"
+                    f"**Split:** {aw.esc(query['split'])} · **id:** `{qid.replace('`', '')}`")
 
 saved = store.verdict_map(listener, ds, qid)
 columns = st.columns(len(models))
@@ -56,33 +83,18 @@ for col, model in zip(columns, models):
         try:
             rows, scores = ad.cached_top_k(ds_dir, model, row, k)
         except Exception as exc:  # a broken artifact must not take the page down
-            st.error(f"Cannot read embedding '{model}': {exc}")
+            st.error(f"Cannot read embedding '{aw.esc(model)}': {aw.esc(exc)}")
             continue
-        st.subheader(model)
+        st.subheader(model)  # a file stem of embeddings/, not user text
+        st.caption(ad.family_of(ds_dir, model))
         for rank, (r, s) in enumerate(zip(rows, scores), start=1):
-            rec = tracks.iloc[int(r)]
-            rid = str(rec["track_id"])
-            marks = []
-            if rec["genre"] and rec["genre"] == query["genre"]:
-                marks.append(":green-badge[same genre]")
-            if rec["artist"] and rec["artist"] == query["artist"]:
-                marks.append(":blue-badge[same artist]")
-            with st.container(border=True):
-                st.markdown(f"**{rank}. {rec['title']}**  \n{aw.meta_line(rec['artist'], rec['genre'], f'cos {s:.3f}')}"
-                            f"  \n{' · '.join(marks) or '&nbsp;'}")
-                aw.play(ds_dir, rec["path"], rec["title"])
-                key = f"verdict|{ds}|{qid}|{model}|{rid}"
-                prior = saved.get((model, rid))
-                st.radio("Verdict", list(LABELS), key=key, horizontal=True, label_visibility="collapsed",
-                         index=list(LABELS).index(CODES[prior]) if prior in CODES else None,
-                         on_change=save_verdict, args=(key, model, rid, rank, float(s)))
+            recommendation(model, rank, int(r), float(s), saved)
 
 with st.form(f"note|{ds}|{qid}", clear_on_submit=False):
     note = st.text_area("Your note on this query", value=store.last_note(listener, ds, qid),
                         key=f"note_text|{ds}|{qid}", placeholder="What did the lists get right or wrong?")
     if st.form_submit_button("Save note"):
-        if note.strip():
-            store.add_note(listener, ds, qid, note)
-            st.success("Note saved.")
-        else:
+        if not note.strip():
             st.warning("The note is empty; nothing saved.")
+        elif aw.store_write(store.add_note, listener, ds, qid, note):
+            st.success("Note saved.")

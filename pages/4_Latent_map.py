@@ -7,25 +7,29 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
+from core.recommend.maps import read_map
 from ui import data as ad
 from ui import widgets as aw
 
 st.set_page_config(page_title="Latent map", page_icon="🗺️", layout="wide")
 st.title(":material/scatter_plot: Latent map")
 
-picked = aw.pick_dataset("map_dataset")
-if picked is None:
-    st.stop()
-ds, ds_dir = picked
-tracks = ad.cached_tracks(ds_dir)
-models = ad.list_embeddings(ds_dir)
-model = st.sidebar.selectbox("Embedding", models, key="map_model")
+AXES = {"PCA": ("PC1", "PC2"), "UMAP": ("UMAP-1", "UMAP-2")}
+
+ds, ds_dir, tracks, models = aw.dataset_models("map_dataset")
+model = aw.pick_model("Embedding", models, ds_dir, "map_model")
 method = st.sidebar.radio("Projection", ["PCA", "UMAP"], horizontal=True, key="map_method")
-colour = st.sidebar.radio("Colour by", ["genre", "artist", "cluster"], horizontal=True, key="map_colour")
+colours = ["genre", "artist", "cluster"] if ad.has_artists(tracks) else ["genre", "cluster"]
+colour = st.sidebar.radio("Colour by", colours, horizontal=True, key="map_colour")
+if not ad.has_artists(tracks):
+    st.sidebar.caption("Colour by artist is not offered: this catalog has no artist labels.")
 n_genres = max(2, int(tracks["genre"].replace("", pd.NA).nunique()))
 n_clusters = st.sidebar.slider("k-means clusters", 2, 30, min(n_genres, 30), key="map_k")
 k = st.sidebar.slider("Neighbours to list", 1, 20, 5, key="map_nn")
 
+if read_map(ds_dir, model, method) is None:
+    st.caption(f"No precomputed {method} map of this embedding; computing it now (precompute all: "
+               f"`{ad.command_for('maps', ds)}`).")
 xy = ad.cached_projection(ds_dir, model, method)
 clusters, quality = ad.cached_clusters(ds_dir, model, n_clusters)
 c = st.columns(4)
@@ -36,15 +40,19 @@ c[3].metric("ARI k-means vs genre", f"{quality['ari_kmeans_vs_genre']:.3f}")
 st.caption("Silhouette in [-1, 1] (higher = tighter, better separated groups) measured in the full "
            "embedding, not the 2-D map; V-measure/ARI compare k-means clusters with the genre labels (1 = identical).")
 
-frame = pd.DataFrame({"x": xy[:, 0], "y": xy[:, 1], "row": range(len(tracks)), "title": tracks["title"],
+ax, ay = AXES[method]
+frame = pd.DataFrame({ax: xy[:, 0], ay: xy[:, 1], "row": range(len(tracks)), "title": tracks["title"],
                       "artist": tracks["artist"], "genre": tracks["genre"],
                       "cluster": [f"c{int(x)}" for x in clusters]})
-fig = px.scatter(frame, x="x", y="y", color=colour, custom_data=["row"], hover_name="title",
-                 hover_data={"artist": True, "genre": True, "x": False, "y": False, "row": False},
-                 render_mode="webgl", height=560)
+order = {"cluster": [f"c{i}" for i in sorted(set(int(x) for x in clusters))],
+         "genre": sorted(frame["genre"].unique()), "artist": sorted(frame["artist"].unique())}
+fig = px.scatter(frame, x=ax, y=ay, color=colour, custom_data=["row"], hover_name="title",
+                 hover_data={"artist": True, "genre": True, ax: False, ay: False, "row": False},
+                 category_orders={colour: order[colour]}, render_mode="webgl", height=560)
 fig.update_traces(marker={"size": 6 if len(frame) < 2000 else 3})
 fig.update_layout(margin={"l": 10, "r": 10, "t": 30, "b": 10}, legend_title_text=colour,
-                  showlegend=frame[colour].nunique() <= 40, title=f"{model} — {method}")
+                  showlegend=frame[colour].nunique() <= 40,
+                  title=f"{model} ({ad.family_of(ds_dir, model)}) — {method}")
 event = st.plotly_chart(fig, on_select="rerun", selection_mode="points", key="map_chart")
 points = (event or {}).get("selection", {}).get("points", []) if event else []
 clicked = points[0].get("customdata") if points else None
@@ -64,12 +72,13 @@ if current is None:
     st.info("Click a point on the map to play it and see its neighbours.")
     st.stop()
 t = tracks.iloc[current]
-st.markdown(f"### {t['title']}  \n{aw.meta_line(t['artist'], t['genre'], f'cluster c{int(clusters[current])}')}")
-aw.play(ds_dir, t["path"], t["title"])
+cluster = f"cluster c{int(clusters[current])}"
+st.markdown(f"### {aw.esc(t['title'])}  \n{aw.meta_line(t['artist'], t['genre'], cluster)}")
+aw.play(t["path"], ds_dir, t["title"])
 rows, scores = ad.cached_top_k(ds_dir, model, current, k)
-st.markdown(f"**Nearest {len(rows)} in {model}**")
+st.markdown(f"**Nearest {len(rows)} in {aw.esc(model)}**")
 for r, s in zip(rows, scores):
     n = tracks.iloc[int(r)]
     with st.container(border=True):
-        st.markdown(f"**{n['title']}** · {aw.meta_line(n['artist'], n['genre'], f'cos {s:.3f}')}")
-        aw.play(ds_dir, n["path"], n["title"])
+        st.markdown(f"**{aw.esc(n['title'])}** · {aw.meta_line(n['artist'], n['genre'], f'cos {s:.3f}')}")
+        aw.play(n["path"], ds_dir, n["title"])

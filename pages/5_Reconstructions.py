@@ -3,6 +3,8 @@ the metric-vs-size plot, interpolations and generated audio; encode an uploaded 
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 import plotly.express as px
 import streamlit as st
@@ -74,12 +76,34 @@ with tab_clips:
                 if audio is None:
                     st.caption("not in this study")
                     continue
-                aw.play_file(audio)
+                aw.play(audio)
                 spectrogram(png, audio, f"{ci}|{tag}")
         rows = {k: v for k, v in (("oracle", clip.metrics.get("oracle")), (f"z = {size}", clip.metrics.get(str(size))))
                 if v}
         if rows:
             st.dataframe(pd.DataFrame(rows).T, width="stretch")
+
+def metric_figure(table: pd.DataFrame, metric: str):
+    """Metric vs latent size on a log-2 x axis; the oracle as a dashed line, the chosen size as a marker
+    trace (never an annotation at x = size, which a log axis reads as 10^size)."""
+    info = study.metric_info.get(metric, {})
+    label = f"{metric} {info.get('unit', '')}".strip()
+    fig = px.line(table, x="size", y=metric, markers=True, log_x=True,
+                  title=f"{metric} vs latent size (mean over validation clips)", labels={metric: label})
+    if metric in study.oracle:
+        fig.add_hline(y=study.oracle[metric], line_dash="dash", annotation_text="oracle (Griffin-Lim only)")
+    sizes = [float(v) for v in table["size"] if v > 0]
+    if study.chosen is not None and study.chosen in set(table["size"]):
+        y = float(table.loc[table["size"] == study.chosen, metric].iloc[0])
+        fig.add_scatter(x=[study.chosen], y=[y], mode="markers+text", text=[f"chosen z={study.chosen}"],
+                        textposition="top center", marker={"size": 14, "symbol": "star"}, name="chosen size")
+    if sizes:
+        lo, hi = math.log10(min(sizes)), math.log10(max(sizes))
+        pad = max(0.1, 0.08 * (hi - lo))
+        fig.update_xaxes(range=[lo - pad, hi + pad], tickvals=sorted(set(sizes)),
+                         ticktext=[str(int(v)) for v in sorted(set(sizes))], title="latent size z (log scale)")
+    return fig
+
 
 with tab_metrics:
     table = study.metrics
@@ -88,17 +112,9 @@ with tab_metrics:
     else:
         metric_cols = [c for c in table.columns if c != "size"]
         metric = st.selectbox("Metric", metric_cols, key="recon_metric")
-        info = study.metric_info.get(metric, {})
-        fig = px.line(table, x="size", y=metric, markers=True, log_x=True,
-                      title=f"{metric} vs latent size (mean over validation clips)",
-                      labels={metric: f"{metric} {info.get('unit', '')}".strip()})
-        if metric in study.oracle:
-            fig.add_hline(y=study.oracle[metric], line_dash="dash", annotation_text="oracle (Griffin-Lim only)")
-        if study.chosen is not None:
-            fig.add_vline(x=study.chosen, line_dash="dot", annotation_text=f"chosen z={study.chosen}")
-        st.plotly_chart(fig, key="recon_metric_plot")
-        if info.get("desc"):
-            st.caption(info["desc"])
+        st.plotly_chart(metric_figure(table, metric), key="recon_metric_plot")
+        if study.metric_info.get(metric, {}).get("desc"):
+            st.caption(study.metric_info[metric]["desc"])
         st.dataframe(table, hide_index=True)
 
 with tab_gen:
@@ -110,48 +126,80 @@ with tab_gen:
         for i, (label, wav, png) in enumerate(items):
             with cols[i % len(cols)]:
                 st.caption(label)
-                aw.play_file(wav)
+                aw.play(wav)
                 if png is not None:
                     st.image(str(png), width="stretch")
 
+
+def mel_image(mel, key: str) -> None:
+    """A log-mel (dB) array as an image."""
+    fig = px.imshow(mel, origin="lower", aspect="auto", color_continuous_scale="magma", zmin=-80,
+                    labels={"x": "frame", "y": "mel bin", "color": "dB"}, height=220)
+    fig.update_layout(margin={"l": 0, "r": 0, "t": 10, "b": 0}, coloraxis_showscale=False)
+    st.plotly_chart(fig, key=key)
+
+
+def encode_with_progress(name: str, data: bytes, size: int):
+    """The upload's encoding; the first time, inside an st.status box with the steps as a progress bar."""
+    stamp_ = ad.stamp(ds_dir / "recon" / "index.json")
+    if au.is_cached_encode(ds_dir, size, name, data, stamp_):
+        return au.cached_encode_upload(ds_dir, size, name, data, stamp_)
+    with st.status(f"Encoding {aw.esc(name)} with the z = {size} model ...", expanded=True) as box:
+        bar = st.progress(0.1, text="loading the model and decoding the file")
+        try:
+            result = au.cached_encode_upload(ds_dir, size, name, data, stamp_)
+        except Exception:
+            box.update(label="Encoding failed", state="error")
+            raise
+        bar.progress(1.0, text="encoded, reconstructed (Griffin-Lim) and compared")
+        box.update(label=f"Encoded {aw.esc(name)}", state="complete", expanded=False)
+    au.mark_encoded(ds_dir, size, name, data, stamp_)
+    return result
+
+
+def show_upload_result(result, name: str, data: bytes, size: int) -> None:
+    """Original / oracle / reconstruction players with spectrograms, metrics with units, nearest tracks."""
+    padded = " — padded, shorter than one segment" if result.padded else ""
+    panes = [("Your file (first segment)", result.original_wav, result.mel),
+             ("Oracle (true mel → Griffin-Lim)", result.oracle_wav, result.mel),
+             (f"Reconstruction (z = {size}){padded}", result.recon_wav, result.recon_mel)]
+    for col, (title, wav, mel) in zip(st.columns(3), panes):
+        with col:
+            st.markdown(f"**{title}**")
+            if wav is not None:
+                st.audio(wav, format="audio/wav")
+            if mel is not None:
+                mel_image(mel, f"upload|{title}")
+    if result.metrics:
+        st.markdown("**Metrics** (reconstruction vs the oracle on the same audio; lower is better)")
+        st.dataframe(au.metrics_frame(result, study.metric_info), hide_index=True)
+    tracks = ad.cached_tracks(ds_dir)
+    pos = {t: i for i, t in enumerate(tracks["track_id"])}
+    st.markdown("**Nearest dataset tracks** (cosine distance in the latent space)")
+    for nb in result.neighbours.to_dict("records"):
+        st.markdown(f"{nb.get('rank', '')}. `{str(nb.get('track_id')).replace('`', '')}` · "
+                    f"{aw.esc(nb.get('genre', ''))} · distance {float(nb.get('distance', float('nan'))):.3f}")
+        if str(nb.get("track_id")) in pos:
+            t = tracks.iloc[pos[str(nb.get("track_id"))]]
+            aw.play(t["path"], ds_dir, t["title"])
+
+
 with tab_upload:
-    st.markdown(f"Encode your own audio (at most {au.MAX_UPLOAD_BYTES // 2**20} MB; {', '.join(au.UPLOAD_TYPES)}): "
-                "its first 5 s are encoded with the chosen latent size's model, reconstructed, and its nearest "
-                "dataset tracks are listed.")
+    st.markdown(f"Encode your own audio (at most {au.max_upload_mib()} MiB; {', '.join(au.UPLOAD_TYPES)}): "
+                "its first segment is encoded with the chosen latent size's model, reconstructed, and its "
+                "nearest dataset tracks are listed. The file is deleted as soon as it is decoded.")
     sizes = study.sizes or [0]
     usize = st.selectbox("Latent size", sizes, index=sizes.index(study.chosen) if study.chosen in sizes else 0,
                          key="upload_size")
-    up = st.file_uploader("Audio file", key="upload_file")
+    up = st.file_uploader("Audio file", key="upload_file", max_upload_size=au.max_upload_mib())
     if up is not None:
-        check = au.cached_check_upload(up.name, up.getvalue())
+        data = up.getvalue()
+        check = au.cached_check_upload(up.name, data, ds_dir)
         if not check.ok:
-            st.error(check.message)
+            st.error(aw.esc(check.message))
         else:
-            st.success(check.message)
-            result = None
+            st.success(aw.esc(check.message))
             try:
-                with st.spinner("Encoding ..."):
-                    result = au.cached_encode_upload(ds_dir, usize, check.path)
+                show_upload_result(encode_with_progress(up.name, data, int(usize)), up.name, data, int(usize))
             except Exception as exc:  # the user gets the reason, not a traceback
-                st.error(f"Could not encode the file: {exc}")
-            if result is not None:
-                c1, c2 = st.columns(2)
-                with c1:
-                    st.markdown("**Your file**")
-                    aw.play_file(check.path)
-                with c2:
-                    st.markdown(f"**Reconstruction (z = {usize})**" + (" — padded, shorter than 5 s"
-                                                                       if result.padded else ""))
-                    if result.recon_wav is not None:
-                        st.audio(result.recon_wav, format="audio/wav")
-                if result.metrics:
-                    st.caption(", ".join(f"{k} {v:.3g}" for k, v in result.metrics.items()))
-                tracks = ad.cached_tracks(ds_dir)
-                pos = {t: i for i, t in enumerate(tracks["track_id"])}
-                st.markdown("**Nearest dataset tracks** (cosine distance in the latent space)")
-                for nb in result.neighbours.to_dict("records"):
-                    st.markdown(f"{nb.get('rank', '')}. `{nb.get('track_id')}` · {nb.get('genre', '')} · "
-                                f"distance {float(nb.get('distance', float('nan'))):.3f}")
-                    if str(nb.get("track_id")) in pos:
-                        t = tracks.iloc[pos[str(nb.get("track_id"))]]
-                        aw.play(ds_dir, t["path"], t["title"])
+                st.error(f"Could not encode the file: {aw.esc(exc)}")

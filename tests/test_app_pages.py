@@ -101,10 +101,10 @@ def test_listen_stores_verdict_and_note(art):
     at.button[1].click().run()  # "Save note" (button 0 is "Random query")
     assert not at.exception
     store = NotesStore(art / "notes.sqlite")
-    v = store.verdicts()
+    v = store.read("verdicts")
     assert len(v) == 1 and v.iloc[0]["verdict"] == "not_relevant" and v.iloc[0]["listener"] == "tester"
     assert v.iloc[0]["model"] == "baseline"
-    n = store.notes()
+    n = store.read("notes")
     assert n["text"].tolist() == ["=SUM(A1) thin drums, wrong mood"]
     assert store.annotations()["query_track_id"].nunique() == 1
     # search by title changes the query
@@ -139,7 +139,7 @@ def test_blind_mode_hides_names_until_vote(art):
     assert not at.exception
     headers = [s.value for s in at.subheader]
     assert headers == [f"List A — {assignment['A']}", f"List B — {assignment['B']}"]
-    votes = NotesStore(art / "notes.sqlite").votes()
+    votes = NotesStore(art / "notes.sqlite").read("votes")
     assert len(votes) == 1
     row = votes.iloc[0]
     assert (row["model_a"], row["model_b"], row["choice"], row["winner"]) == (
@@ -276,3 +276,248 @@ def test_cached_loaders_pick_up_rewritten_artifacts(tmp_path):
     assert cached_embedding(ds, "m").shape == (3, 3)
     np.save(ds / "embeddings" / "m.npy", np.ones((3, 5), np.float32))  # a new training run rewrote it
     assert cached_embedding(ds, "m").shape == (3, 5)
+
+
+# ---------------------------------------------------------------- issue 9 (items 12-18) and issue 10 (app parts)
+
+HOSTILE_TITLE = "[link](http://e.x) *bold* :red[x]"
+
+
+@pytest.fixture
+def hostile(art_root, tmp_path, monkeypatch) -> Path:
+    """A copy of the demo dataset whose catalog has no artists and a Markdown-link title on every track."""
+    import shutil
+
+    import pandas as pd
+
+    root = tmp_path / "arts"
+    shutil.copytree(art_root / "demo", root / "plain")
+    cat = pd.read_csv(root / "plain" / "catalog.csv", dtype=str, keep_default_na=False)
+    cat["artist"] = ""
+    cat["title"] = [f"{HOSTILE_TITLE} {i}" for i in range(len(cat))]
+    cat.to_csv(root / "plain" / "catalog.csv", index=False)
+    monkeypatch.setenv(ENV_VAR, str(root))
+    return root
+
+
+def _all_markdown(at: AppTest) -> str:
+    return texts(at) + "\n".join(str(e.value) for e in at.get("markdown"))
+
+
+@pytest.mark.parametrize("page", PAGES[:3] + PAGES[4:5])
+def test_dataset_strings_are_escaped_in_markdown(hostile, page):
+    at = app(page)
+    at.run()
+    assert not at.exception
+    if page == "pages/4_Latent_map.py":
+        at.selectbox(key="map_pick").set_value(0).run()
+    shown = _all_markdown(at)
+    assert "[link](http://e.x)" not in shown and ":red[x]" not in shown
+    if page != "app.py" and page != "pages/3_Notes_and_hit_counts.py":
+        assert r"\[link\]\(http\://e\.x\) \*bold\*" in shown
+
+
+def test_without_artists_no_colour_by_artist_and_hit_rate_is_na_with_reason(hostile, media):
+    at = app("pages/4_Latent_map.py")
+    at.run()
+    assert not at.exception
+    assert at.radio(key="map_colour").options == ["genre", "cluster"]
+    assert "no artist labels" in texts(at)
+    at = app("pages/3_Notes_and_hit_counts.py")
+    at.run()
+    assert not at.exception
+    hits = list(csv.DictReader(io.StringIO(download(at, "dl_hits").decode("utf-8"))))
+    assert hits and all(h["artist_hr@10 (test)"] == "n/a" for h in hits)
+    assert not any("excl. artist" in c for c in hits[0])
+    assert "artist_hr@K is n/a: this catalog has no artist labels" in texts(at)
+    assert all(str(v) not in ("None", "nan") for h in hits for v in h.values())
+
+
+def test_notes_page_separates_notes_from_verdicts_and_rounds(art, media):
+    store = NotesStore.open(art / "notes.sqlite")
+    store.add_note("ann", "demo", "calm_acoustic_1", "a note")
+    store.set_verdict("ann", "demo", "calm_acoustic_1", "baseline", "x", 1, "relevant", score=0.1 + 0.14)
+    at = app("pages/3_Notes_and_hit_counts.py")
+    at.run()
+    assert not at.exception
+    frames = [d.value for d in at.dataframe]
+    assert list(frames[0].columns) == ["ts", "listener", "dataset", "query_track_id", "text"]
+    assert list(frames[1].columns)[-3:] == ["rank", "verdict", "score"] and frames[1]["score"].tolist() == [0.24]
+    hits = list(csv.DictReader(io.StringIO(download(at, "dl_hits").decode("utf-8"))))
+    # artists exist here: every genre figure twice (all candidates and same-artist excluded)
+    assert "genre_p@10 excl. artist (test)" in hits[0] and "genre_p@10 (test)" in hits[0]
+    for h in hits:
+        for key, value in h.items():
+            if key.startswith(("genre_p", "artist_hr")) and value not in ("", "n/a"):
+                assert len(value.split(".")[-1]) <= 3, (key, value)
+    listeners = next(f for f in frames if "blind wins" in f.columns)
+    assert list(listeners.columns) == ["model", "relevant", "not relevant", "relevance rate", "blind wins"]
+
+
+def test_home_shows_both_candidate_settings_and_families(art):
+    at = app("app.py")
+    at.run()
+    assert not at.exception
+    shown = texts(at)
+    assert "Key scores, same-artist candidates excluded (headline)" in shown
+    assert "Key scores, all candidates" in shown
+    assert shown.index("same-artist candidates excluded") < shown.index("Key scores, all candidates")
+    emb = next(d.value for d in at.dataframe if "family" in d.value.columns)
+    assert dict(zip(emb["embedding"], emb["family"])) == {"baseline": "classic", "conv_ae_z16": "autoencoder",
+                                                          "mlp_ae_z8": "autoencoder"}
+
+
+def test_family_from_sidecar_or_name(tmp_path):
+    import json
+
+    from ui.data import family_of
+
+    (tmp_path / "embeddings").mkdir()
+    (tmp_path / "embeddings" / "odd.json").write_text(json.dumps({"family": "contrastive"}))
+    assert family_of(tmp_path, "odd") == "contrastive"
+    assert [family_of(tmp_path, n) for n in ("baseline", "pretrained_fcn_msd", "retrieval_x", "conv1d_ae_z64")] == [
+        "classic", "pretrained", "contrastive", "autoencoder"]
+
+
+def test_listen_defaults_include_the_best_model_and_show_tags(art):
+    from ui.data import best_embedding, read_json
+
+    best = best_embedding(read_json(art / "demo" / "metrics.json"))
+    at = app("pages/1_Listen_and_compare.py")
+    at.run()
+    assert not at.exception
+    assert best in at.multiselect(key="listen_models").value
+    assert "*tags:*" in "\n".join(m.value for m in at.markdown)
+    assert "(autoencoder)" in at.multiselect(key="listen_models").format_func("conv_ae_z16")
+
+
+def test_blind_mode_shows_no_lone_dash(hostile):
+    at = app("pages/2_Blind_mode.py")
+    at.run()
+    assert not at.exception
+    for m in at.markdown:
+        assert not m.value.rstrip().endswith("\n—") and m.value.strip() != "—"
+
+
+def test_metric_vs_size_axis_spans_the_sizes(art):
+    import json
+    import math
+
+    at = app("pages/5_Reconstructions.py")
+    at.run()
+    chart = next(c for c in at.get("plotly_chart") if "recon_metric_plot" in c.proto.id)
+    spec = json.loads(chart.proto.spec)
+    xaxis = spec["layout"]["xaxis"]
+    assert xaxis["type"] == "log"
+    lo, hi = xaxis["range"]
+    assert math.log10(8) - 1 < lo < math.log10(8) and math.log10(32) < hi < math.log10(32) + 1
+    for ann in spec["layout"].get("annotations", []):  # annotations on a log axis are in log10 units
+        if ann.get("xref", "x") == "x":
+            assert lo <= ann["x"] <= hi, ann
+
+
+def test_latent_map_axes_legend_and_precomputed_maps(art_root, tmp_path, monkeypatch):
+    import json
+    import shutil
+
+    import numpy as np
+
+    from core.recommend.maps import read_map, write_maps
+
+    root = tmp_path / "arts"
+    shutil.copytree(art_root / "demo", root / "demo")
+    monkeypatch.setenv(ENV_VAR, str(root))
+    res = write_maps(root / "demo", "baseline")
+    assert res.path == root / "demo" / "maps" / "baseline.npz"
+    pca = read_map(root / "demo", "baseline", "pca")
+    assert pca.shape == (28, 2) and read_map(root / "demo", "baseline", "umap").shape == (28, 2)
+    at = app("pages/4_Latent_map.py")
+    at.run()
+    assert not at.exception and "No precomputed" not in texts(at)
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert (spec["layout"]["xaxis"]["title"]["text"], spec["layout"]["yaxis"]["title"]["text"]) == ("PC1", "PC2")
+    at.radio(key="map_colour").set_value("cluster").run()
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    names = [t["name"] for t in spec["data"]]
+    assert names == sorted(names, key=lambda n: int(n[1:]))
+    at.radio(key="map_method").set_value("UMAP").run()
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert spec["layout"]["xaxis"]["title"]["text"] == "UMAP-1"
+    # a rewritten embedding makes its old map stale: the page computes one and says how to precompute
+    np.save(root / "demo" / "embeddings" / "baseline.npy", np.random.default_rng(0).normal(size=(28, 5)))
+    assert read_map(root / "demo", "baseline", "pca") is None
+    at = app("pages/4_Latent_map.py")
+    at.run()
+    assert "python -m train.maps --data artifacts/demo" in texts(at)
+
+
+def test_upload_is_private_deleted_and_limited(tmp_path, monkeypatch):
+    import os
+    import tempfile
+    import tomllib
+
+    from tests.helpers.app import demo_audio_files
+    from ui import upload
+
+    cfg = tomllib.loads((REPO / ".streamlit" / "config.toml").read_text())
+    assert cfg["server"]["maxUploadSize"] == upload.DEFAULT_MAX_UPLOAD_MIB
+    seen: list[tuple[Path, int, int]] = []
+    real_load = __import__("core.audio.decode", fromlist=["load_audio"]).load_audio
+
+    def spy(path, *a, **kw):
+        path = Path(path)
+        seen.append((path, os.stat(path.parent).st_mode & 0o777, os.stat(path).st_mode & 0o777))
+        return real_load(path, *a, **kw)
+
+    monkeypatch.setattr("core.audio.decode.load_audio", spy)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    real = demo_audio_files()[0]
+    check = upload.check_upload(real.name, real.read_bytes())
+    assert check.ok and seen
+    path, dir_mode, file_mode = seen[0]
+    assert path.parent.name.startswith(upload.UPLOAD_PREFIX) and dir_mode == 0o700 and file_mode == 0o600
+    assert not path.exists() and not path.parent.exists()  # deleted after use
+    assert not list(tmp_path.glob("workbench_uploads*"))
+    msg = upload.check_upload("x.wav", b"0" * (21 * 2**20), max_bytes=20 * 2**20).message
+    assert msg == "'x.wav' is too large: 21.0 MiB; the limit is 20 MiB."
+    bad = upload.check_upload("broken.wav", b"RIFF\x00\x00\x00\x00WAVEjunkjunk" * 10).message
+    assert "((" not in bad and "))" not in bad and "could not be decoded as audio: " in bad
+
+
+def test_streamlit_config_for_how_the_app_is_run():
+    import tomllib
+
+    cfg = tomllib.loads((REPO / ".streamlit" / "config.toml").read_text())
+    assert cfg["server"]["fileWatcherType"] == "none"
+    assert cfg["client"]["toolbarMode"] == "viewer"  # no Deploy button
+    assert cfg["browser"]["serverAddress"] == "localhost"  # no external-IP lookup line
+
+
+def test_upload_result_shows_spectrograms_and_metrics_with_units_beside_the_oracle(art, monkeypatch):
+    """The upload view with the study model's output (the encoder replaced by a fixed result)."""
+    import numpy as np
+    import pandas as pd
+
+    from ui import upload
+    from ui.audio import wav_bytes
+
+    tone = wav_bytes(np.sin(np.linspace(0, 2000, 22050)).astype(np.float32) * 0.1, 22050)
+    mel = np.full((16, 20), -40.0, np.float32)
+    fake = upload.UploadResult(tone, tone, tone, mel, mel + 1, pd.DataFrame(
+        [{"rank": 1, "track_id": "calm_acoustic_1", "genre": "calm", "distance": 0.1}]),
+        {"lsd_db": 7.25, "spectral_convergence": 0.5}, {"lsd_db": 5.0, "spectral_convergence": 0.25}, False, 22050)
+    monkeypatch.setattr(upload, "encode_upload", lambda *a, **kw: fake)
+    from tests.helpers.app import demo_audio_files
+
+    real = demo_audio_files()[1]
+    at = app("pages/5_Reconstructions.py")
+    at.run()
+    n_charts = len(at.get("plotly_chart"))
+    at.get("file_uploader")[0].set_value((real.name, real.read_bytes(), "audio/ogg"))
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert len(at.get("plotly_chart")) == n_charts + 3  # original, oracle and reconstruction spectrograms
+    table = next(d.value for d in at.dataframe if "oracle" in d.value.columns)
+    row = table.set_index("metric").loc["lsd_db"]
+    assert (row["unit"], row["reconstruction"], row["oracle"]) == ("dB", 7.25, 5.0)
+    assert "lower is better" in texts(at)

@@ -43,8 +43,8 @@ def start_app(artifacts: Path, log: Path) -> tuple[subprocess.Popen, str]:
     env = {**os.environ, ENV_VAR: str(artifacts), "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(REPO / "app.py"), "--server.headless", "true",
-         "--server.port", str(port), "--browser.gatherUsageStats", "false", "--server.address", "127.0.0.1",
-         "--server.fileWatcherType", "none"],
+         "--server.port", str(port), "--browser.gatherUsageStats", "false", "--server.address", "127.0.0.1"],
+        # the file watcher, toolbar and upload limit come from .streamlit/config.toml, as for a user
         cwd=REPO, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60
@@ -125,3 +125,21 @@ def test_listen_mark_note_and_download(running_app, tmp_path):
     verdict = next(r for r in rows if r["kind"] == "verdict")
     assert verdict["verdict"] == "relevant" and verdict["model"] == "baseline" and verdict["rank"] == "1"
     assert (tmp_path / "listen.png").stat().st_size > 10_000
+
+
+def test_served_as_configured(running_app):
+    """.streamlit/config.toml as a user runs the app: no file watcher flood, no Deploy button."""
+    from playwright.sync_api import sync_playwright
+
+    url, root = running_app
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1440, "height": 900})
+        try:
+            page.goto(url)
+            page.get_by_role("heading", name="Datasets").wait_for(timeout=30_000)
+            assert page.get_by_role("button", name="Deploy").count() == 0
+        finally:
+            browser.close()
+    log = (root / "streamlit.log").read_text(errors="replace")
+    assert "Inotify" not in log and "external IP" not in log

@@ -44,3 +44,26 @@ def test_binomial_and_vote_summary():
     s = blind_vote_summary(votes).iloc[0]
     assert (s["model_1"], s["wins_1"], s["wins_2"], s["ties"], s["votes"]) == ("x", 2, 1, 1, 4)
     assert abs(s["p_value"] - 1.0) < 1e-12
+
+
+def test_line_breaks_quotes_commas_and_emoji_round_trip():
+    """A bare CR, LF or CRLF inside a cell stays inside that cell (no split rows, no shifted rows)."""
+    texts = ["ok\rthen", "two\nlines", "crlf\r\nhere", 'say "hi", ok', "a,b,c", "🎵 emoji ✓", "plain"]
+    df = pd.DataFrame({"text": texts, "n": range(len(texts))})
+    back = pd.read_csv(io.BytesIO(to_csv_bytes(df)), keep_default_na=False)
+    assert back["text"].tolist() == texts and back["n"].tolist() == list(range(len(texts)))
+    rows = list(csv.reader(io.StringIO(to_csv_bytes(df).decode("utf-8"), newline="")))
+    assert [r[0] for r in rows[1:]] == texts
+
+
+def test_formulas_after_spaces_and_full_width_signs_are_neutralised():
+    for bad in (" =1+1", "  +A1", "\u3000=1", "＝1+1", "＋1", "－1", "＠SUM(A1)", " ＝cmd"):
+        assert safe_cell(bad) == "'" + bad, bad
+    for fine in ("a = b", "1+1", "  fine", "note: -ish"):
+        assert safe_cell(fine) == fine
+
+
+def test_csv_figures_are_rounded():
+    df = pd.DataFrame({"rate": [0.1 + 0.14, 1 / 3], "n": [1, 2]})
+    text = to_csv_bytes(df).decode("utf-8")
+    assert "0.24000000000000005" not in text and "0.24," in text and "0.3333," in text

@@ -24,9 +24,9 @@ def test_store_is_wal_and_survives_reopen(tmp_path):
     store.set_verdict("ann", "demo", "t1", "baseline", "t2", 1, "relevant", score=0.9, k=5)
     store.add_vote("ann", "demo", "t1", 5, "conv", "baseline", "A")
     reopened = NotesStore.open(db)  # an app restart
-    assert reopened.notes()["text"].tolist() == ["warm strings, nice pick"]
-    assert reopened.verdicts()["verdict"].tolist() == ["relevant"]
-    vote = reopened.votes().iloc[0]
+    assert reopened.read("notes")["text"].tolist() == ["warm strings, nice pick"]
+    assert reopened.read("verdicts")["verdict"].tolist() == ["relevant"]
+    vote = reopened.read("votes").iloc[0]
     assert (vote["model_a"], vote["model_b"], vote["choice"], vote["winner"]) == ("conv", "baseline", "A", "conv")
 
 
@@ -35,7 +35,7 @@ def test_verdict_is_replaced_not_duplicated(tmp_path):
     store.set_verdict("ann", "demo", "q", "m", "r", 1, "relevant")
     store.set_verdict("ann", "demo", "q", "m", "r", 1, "unsure")
     store.set_verdict("bob", "demo", "q", "m", "r", 1, "not_relevant")
-    v = store.verdicts()
+    v = store.read("verdicts")
     assert len(v) == 2
     assert store.verdict_map("ann", "demo", "q") == {("m", "r"): "unsure"}
     ann = store.annotations()
@@ -50,7 +50,7 @@ def test_bad_inputs_are_rejected(tmp_path):
         store.add_vote("ann", "demo", "q", 5, "a", "b", "C")
     with pytest.raises(ValueError):
         store.add_note("  ", "demo", "q", "x")
-    assert len(store.notes()) == 0
+    assert len(store.read("notes")) == 0
 
 
 def _writer(db: str, who: str, n: int) -> None:
@@ -73,7 +73,7 @@ def test_two_processes_writing_at_once_lose_nothing(tmp_path):
     for p in procs:
         assert p.wait(120) == 0
     store = NotesStore(tmp_path / "notes.sqlite")
-    for table in (store.notes(), store.verdicts(), store.votes()):
+    for table in (store.read("notes"), store.read("verdicts"), store.read("votes")):
         assert len(table) == 2 * n
         assert table.groupby("listener").size().to_dict() == {"ann": n, "bob": n}
 
@@ -90,3 +90,27 @@ def test_two_threads_writing_at_once_lose_nothing(tmp_path):
     assert con.execute("SELECT COUNT(*) FROM notes").fetchone()[0] == 120
     assert con.execute("SELECT COUNT(*) FROM verdicts").fetchone()[0] == 120
     con.close()
+
+
+def test_a_held_write_lock_gives_one_bounded_wait_then_a_clear_error(tmp_path):
+    """Another process holding the lock: the write waits about timeout_s once (not 50 times), then NotesBusy."""
+    import time
+
+    from core.listening.notes import NotesBusy
+
+    db = tmp_path / "n.sqlite"
+    NotesStore.open(db)
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # a writer that never commits
+    try:
+        store = NotesStore(db, timeout_s=0.5)
+        t0 = time.perf_counter()
+        with pytest.raises(NotesBusy, match=r"busy.*more than 0.5 s; nothing was saved"):
+            store.add_note("ann", "demo", "q", "x")
+        assert time.perf_counter() - t0 < 3.0
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert len(NotesStore(db).read("notes")) == 0
+    with pytest.raises(ValueError, match="table must be one of"):
+        NotesStore(db).read("sqlite_master")

@@ -117,3 +117,193 @@ def test_real_audio_short_training_lowers_loss(demo_dir: Path, tmp_path: Path) -
     res = fit(m, tl, vl, _cfg(tmp_path, max_epochs=3))
     vals = [h["val_loss"] for h in res.history]
     assert min(vals[1:]) < vals[0]
+
+
+def _fresh_loaders(seed: int = 0) -> tuple[DataLoader, DataLoader]:
+    """Loaders as a new process builds them (seeded generator, seeded crop RNG): what a resumed run sees."""
+    fc = FakeCache(n_tracks=12, n_mels=16, frames=24)
+    stats = compute_mel_stats(fc, fc.split_rows("train"))
+    tr = RandomCropDataset(fc, fc.split_rows("train"), stats, window=16, samples_per_epoch=64, seed=seed)
+    va = FixedWindowDataset(fc, fc.split_rows("val"), stats, window=16, hop=8)
+    gen = torch.Generator().manual_seed(seed)
+    return DataLoader(tr, batch_size=16, shuffle=True, generator=gen), DataLoader(va, batch_size=16)
+
+
+def _dense(seed: int = 0) -> torch.nn.Module:
+    torch.manual_seed(seed)
+    return build_model("dense", n_mels=16, n_frames=16, latent_dim=8, hidden=[32])
+
+
+def _losses(history: list[dict[str, float]]) -> list[tuple[float, float]]:
+    return [(h["train_loss"], h["val_loss"]) for h in history]
+
+
+def test_kill_and_resume_equals_an_uninterrupted_run(tmp_path: Path) -> None:
+    """2 epochs + resume 2 gives the same weights and history as 4 epochs straight (every RNG restored)."""
+    import random
+
+    tl, vl = _fresh_loaders()
+    full = fit(_dense(), tl, vl, _cfg(tmp_path / "full", max_epochs=4))
+    tl, vl = _fresh_loaders()
+    fit(_dense(), tl, vl, _cfg(tmp_path / "cut", max_epochs=2))
+    # the "killed" process's RNGs are gone: scramble them as a fresh interpreter would have them
+    torch.manual_seed(123)
+    np.random.seed(123)
+    random.seed(123)
+    tl, vl = _fresh_loaders()
+    resumed = fit(_dense(), tl, vl, _cfg(tmp_path / "cut", max_epochs=4, resume=True))
+    assert resumed.epochs == 4 and _losses(resumed.history) == _losses(full.history)
+    for which in ("best.pt", "last.pt"):
+        a = load_checkpoint(tmp_path / "full" / "checkpoints" / "r" / which)["state_dict"]
+        b = load_checkpoint(tmp_path / "cut" / "checkpoints" / "r" / which)["state_dict"]
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_dataset_rng_state_round_trips() -> None:
+    fc = FakeCache(n_tracks=6, n_mels=16, frames=24)
+    stats = compute_mel_stats(fc, np.arange(6))
+    ds = RandomCropDataset(fc, np.arange(6), stats, window=8, seed=3)
+    state = ds.get_rng_state()
+    first = [ds[i] for i in range(5)]
+    ds.set_rng_state(state)
+    assert all(torch.equal(a, b) for a, b in zip(first, [ds[i] for i in range(5)]))
+
+
+class _RunsCode:
+    """A pickle payload that would create a file when unpickled with weights_only=False."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
+def test_crafted_checkpoint_does_not_run_code(tmp_path: Path) -> None:
+    from core.nn.loop import UnreadableCheckpoint
+
+    marker = tmp_path / "pwned"
+    path = tmp_path / "best.pt"
+    torch.save({"state_dict": {}, "model_config": _RunsCode(marker)}, path)
+    with pytest.raises(UnreadableCheckpoint, match="is not a readable checkpoint"):
+        load_checkpoint(path)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("content", [b"", b"PK\x03\x04 truncated", bytes(range(256)) * 8, "half"])
+def test_broken_checkpoints_give_a_clear_reason(tmp_path: Path, content) -> None:
+    from core.nn.loop import UnreadableCheckpoint
+
+    path = tmp_path / "last.pt"
+    if content == "half":  # a real checkpoint cut in the middle (a killed copy)
+        tl, vl = _fresh_loaders()
+        fit(_dense(), tl, vl, _cfg(tmp_path, max_epochs=1))
+        data = (tmp_path / "checkpoints" / "r" / "last.pt").read_bytes()
+        content = data[: len(data) // 2]
+    path.write_bytes(content)
+    with pytest.raises(UnreadableCheckpoint, match=rf"{path.name} is not a readable checkpoint \(.+\)"):
+        load_checkpoint(path)
+
+
+def test_checkpoints_hold_only_tensors_and_plain_types(tmp_path: Path) -> None:
+    tl, vl = _fresh_loaders()
+    fit(_dense(), tl, vl, _cfg(tmp_path, max_epochs=1))
+    for which in ("best.pt", "last.pt"):
+        torch.load(tmp_path / "checkpoints" / "r" / which, weights_only=True)  # raises on any other object
+    rng = load_checkpoint(tmp_path / "checkpoints" / "r" / "last.pt")["rng"]
+    assert {"torch", "numpy", "python", "loader_generator", "dataset"} <= set(rng)
+
+
+def _copy_demo(src: Path, dst: Path) -> Path:
+    """A writable copy of a prepared dataset's catalog and cache (no embeddings, no checkpoints)."""
+    import shutil
+
+    dst.mkdir(parents=True)
+    for name in ("catalog.csv", "cache"):
+        (shutil.copytree if (src / name).is_dir() else shutil.copy2)(src / name, dst / name)
+    for extra in ("prepare_summary.json",):
+        if (src / extra).is_file():
+            shutil.copy2(src / extra, dst / extra)
+    return dst
+
+
+def test_cli_refuses_an_unreadable_checkpoint_on_resume(demo_dir: Path, tmp_path: Path, capsys) -> None:
+    from train import autoencoders
+
+    ds = _copy_demo(demo_dir, tmp_path / "ds")
+    last = ds / "checkpoints" / "dense_ae_z8" / "last.pt"
+    last.parent.mkdir(parents=True)
+    last.write_bytes(b"\x00garbage" * 10)
+    rc = autoencoders.main(["--data", str(ds), "--models", "dense", "--latent", "8", "--epochs", "2",
+                            "--max-steps", "2", "--resume", "--quiet"])
+    err = capsys.readouterr().err
+    assert rc == 2 and f"error: {last} is not a readable checkpoint (" in err and "Traceback" not in err
+
+
+def test_same_command_twice_gives_the_same_checkpoint_and_embedding(demo_dir: Path, tmp_path: Path) -> None:
+    """Same seed and flags (progress bars on or off) -> identical weights and embeddings."""
+    from train import autoencoders
+
+    outs = []
+    for i, quiet in enumerate(([], ["--quiet"])):
+        ds = _copy_demo(demo_dir, tmp_path / f"ds{i}")
+        rc = autoencoders.main(["--data", str(ds), "--models", "conv1d", "--latent", "8", "--epochs", "2",
+                                "--max-steps", "3", "--samples-per-epoch", "96", "--batch-size", "32", *quiet])
+        assert rc == 0
+        outs.append((load_checkpoint(ds / "checkpoints" / "conv1d_ae_z8" / "best.pt")["state_dict"],
+                     np.load(ds / "embeddings" / "conv1d_ae_z8.npy")))
+    (a, ea), (b, eb) = outs
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert np.array_equal(ea, eb)
+
+
+def test_latent_sizes_cli_refuses_an_unreadable_checkpoint(demo_dir: Path, tmp_path: Path, capsys) -> None:
+    from train import latent_sizes
+
+    ds = _copy_demo(demo_dir, tmp_path / "ds")
+    best = ds / "checkpoints" / "recon_conv2d_z8" / "best.pt"
+    best.parent.mkdir(parents=True)
+    best.write_bytes(b"")
+    rc = latent_sizes.main(["--data-dir", str(ds), "--sizes", "8", "--epochs", "1", "--no-umap", "--quiet"])
+    err = capsys.readouterr().err
+    assert rc == 2 and f"error: {best} is not a readable checkpoint (empty file)" in err
+
+
+def test_app_upload_path_refuses_a_crafted_checkpoint(demo_dir: Path, tmp_path: Path) -> None:
+    """The app's upload encoder loads the study checkpoint with weights_only=True: the payload never runs."""
+    from core.nn.loop import UnreadableCheckpoint
+    from tests.helpers.app import demo_audio_files
+    from ui.upload import encode_upload
+
+    ds = _copy_demo(demo_dir, tmp_path / "ds")
+    marker = tmp_path / "pwned"
+    best = ds / "checkpoints" / "recon_conv2d_z8" / "best.pt"
+    best.parent.mkdir(parents=True)
+    torch.save({"state_dict": {}, "model_config": _RunsCode(marker)}, best)
+    real = demo_audio_files()[0]
+    with pytest.raises(UnreadableCheckpoint, match="is not a readable checkpoint"):
+        encode_upload(ds, 8, real.name, real.read_bytes())
+    assert not marker.exists()
+
+
+def test_fit_shows_an_epoch_bar(tmp_path: Path, capsys) -> None:
+    tl, vl = _fresh_loaders()
+    fit(_dense(), tl, vl, _cfg(tmp_path, max_epochs=2, progress=True))
+    err = capsys.readouterr().err
+    assert "r epochs" in err and "2/2" in err
+
+
+def test_maps_cli_writes_both_maps(demo_dir: Path, tmp_path: Path, capsys) -> None:
+    from core.recommend.embeddings import write_baseline
+    from core.recommend.maps import read_map
+    from train import maps
+
+    ds = _copy_demo(demo_dir, tmp_path / "ds")
+    assert maps.main(["--data", str(ds), "--quiet"]) == 2 and "has no embeddings" in capsys.readouterr().err
+    from core.audio.cache import FeatureCache
+
+    write_baseline(FeatureCache.open(ds), ds)
+    assert maps.main(["--data", str(ds), "--quiet"]) == 0
+    n = len(FeatureCache.open(ds).tracks)
+    assert read_map(ds, "baseline", "pca").shape == (n, 2) and read_map(ds, "baseline", "umap").shape == (n, 2)
+    assert maps.main(["--data", str(ds), "--models", "nope", "--quiet"]) == 2

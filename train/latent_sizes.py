@@ -15,6 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from core.latent.study import LatentSizeMismatch, StudyConfig, run_study
+from core.nn.loop import UnreadableCheckpoint
 
 
 def parse_sizes(text: str) -> tuple[int, ...]:
@@ -82,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         result = run_study(ds_dir, config_from(args, d))
-    except LatentSizeMismatch as exc:
+    except (LatentSizeMismatch, UnreadableCheckpoint) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"chosen latent size: {result.chosen_size} ({result.rule_text})")

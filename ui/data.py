@@ -35,6 +35,7 @@ COMMANDS: dict[str, str] = {
     "embeddings": "python -m train.autoencoders --data artifacts/{ds}",
     "evaluate": "python -m train.evaluate --data artifacts/{ds}",
     "recon": "python -m train.latent_sizes --data artifacts/{ds}",
+    "maps": "python -m train.maps --data artifacts/{ds}",
 }
 WHAT: dict[str, str] = {
     "demo": "No datasets in the artifacts folder yet.",
@@ -42,6 +43,7 @@ WHAT: dict[str, str] = {
     "embeddings": "No embeddings (embeddings/*.npy) for this dataset.",
     "evaluate": "No evaluation results (metrics.json / queries.csv) for this dataset.",
     "recon": "No latent-size study (recon/index.json) for this dataset.",
+    "maps": "No precomputed 2-D maps (maps/*.npz) for this embedding; the page computes one now.",
 }
 
 
@@ -74,6 +76,73 @@ def read_sidecar(ds_dir: Path, model: str) -> dict[str, Any]:
         return json.loads(path.read_text())
     except (OSError, ValueError):
         return {}
+
+
+FAMILIES = ("classic", "autoencoder", "pretrained", "contrastive")
+
+
+def family_from_name(model: str) -> str:
+    """An embedding's family guessed from its name (for sidecars without a `family` field)."""
+    if model == BASELINE:
+        return "classic"
+    if model.startswith("pretrained_"):
+        return "pretrained"
+    if model.startswith("retrieval_"):
+        return "contrastive"
+    return "autoencoder"
+
+
+def family_of(ds_dir: Path, model: str) -> str:
+    """classic / autoencoder / pretrained / contrastive: the sidecar's `family`, else from the name."""
+    family = read_sidecar(ds_dir, model).get("family")
+    return str(family) if family in FAMILIES else family_from_name(model)
+
+
+def model_label(ds_dir: Path, model: str) -> str:
+    """'name (family)' for pickers and headings."""
+    return f"{model} ({family_of(ds_dir, model)})"
+
+
+def has_artists(tracks: pd.DataFrame) -> bool:
+    """Whether the catalog has artist labels (any non-empty artist)."""
+    return "artist" in tracks.columns and bool((tracks["artist"].fillna("").astype(str) != "").any())
+
+
+def metric_settings(metrics: Any) -> list[str]:
+    """Candidate settings in metrics.json, headline first: ["excl_same_artist", "all"] where the
+    catalog has artists, else ["all"]."""
+    if not (isinstance(metrics, dict) and isinstance(metrics.get("embeddings"), dict)):
+        return []
+    present = {s for r in metrics["embeddings"].values() if isinstance(r, dict) for s in r}
+    return [s for s in ("excl_same_artist", "all") if s in present]
+
+
+SETTING_TITLES = {"excl_same_artist": "same-artist candidates excluded (headline)", "all": "all candidates"}
+
+
+def headline_metric(metrics: Any, setting: str) -> str | None:
+    """The score the Home page leads with: genre P@10 (else the first genre P@K), else tag Jaccard@10."""
+    names: list[str] = []
+    for r in metrics.get("embeddings", {}).values():
+        names += [k for k in r.get(setting, {}).get("scores", {}) if k not in names]
+    for want in ("genre_p@10", "tag_jaccard@10"):
+        if want in names:
+            return want
+    return next((n for n in names if n.startswith("genre_p@")), names[0] if names else None)
+
+
+def best_embedding(metrics: Any) -> str | None:
+    """The embedding with the best headline score (headline setting and metric), or None."""
+    settings = metric_settings(metrics)
+    if not settings:
+        return None
+    metric = headline_metric(metrics, settings[0])
+    best, best_mean = None, -np.inf
+    for name, r in metrics["embeddings"].items():
+        est = r.get(settings[0], {}).get("scores", {}).get(metric) if metric else None
+        if isinstance(est, dict) and np.isfinite(est.get("mean", np.nan)) and est["mean"] > best_mean:
+            best, best_mean = name, float(est["mean"])
+    return best
 
 
 def command_for(kind: str, ds: str = "<dataset>") -> str:
@@ -171,12 +240,13 @@ def handpicked_rows(tracks: pd.DataFrame, queries: pd.DataFrame | None) -> np.nd
     return np.array([int(pos[i]) for i in ids if i in pos.index], dtype=int)
 
 
-def metrics_table(metrics: Any) -> pd.DataFrame:
-    """metrics.json as train.evaluate prints it ('mean [lo, hi]' per score, chance row); empty if unreadable."""
+def metrics_table(metrics: Any, setting: str = "all") -> pd.DataFrame:
+    """metrics.json as train.evaluate prints it ('mean [lo, hi]' per score, chance row) for one candidate
+    setting ("all" or "excl_same_artist"); empty if unreadable."""
     if not (isinstance(metrics, dict) and isinstance(metrics.get("embeddings"), dict)):
         return pd.DataFrame()
     try:
-        return evaluation_metrics_table(metrics)
+        return evaluation_metrics_table(metrics, setting)
     except (KeyError, TypeError, ValueError):
         return pd.DataFrame()
 
@@ -245,7 +315,13 @@ def _projection_cached(ds_dir: str, model: str, method: str, file_stamp: tuple) 
 
 
 def cached_projection(ds_dir: Path, model: str, method: str) -> np.ndarray:
-    """2-D map of an embedding by PCA or UMAP, computed once per embedding version."""
+    """2-D map of an embedding by PCA or UMAP: the one `train.maps` precomputed for this embedding file
+    (maps/<model>.npz), else computed here once per embedding version."""
+    from core.recommend.maps import read_map
+
+    pre = read_map(ds_dir, model, method)
+    if pre is not None and len(pre) == len(cached_embedding(ds_dir, model)):
+        return pre
     return _projection_cached(str(ds_dir), model, method, stamp(ds_dir / "embeddings" / f"{model}.npy"))
 
 
@@ -262,11 +338,32 @@ def cached_clusters(ds_dir: Path, model: str, n_clusters: int) -> tuple[np.ndarr
                             stamp(ds_dir / "embeddings" / f"{model}.npy"))
 
 
+def genre_p_excl_artist(tracks: pd.DataFrame, emb: np.ndarray, query_rows: np.ndarray, k: int) -> float:
+    """Genre precision@K with the query artist's other tracks removed from the candidates (Pampalk's filter)."""
+    from core.recommend.metrics import precision_at_k
+    from core.recommend.similarity import recommend
+
+    q = np.asarray(query_rows, dtype=int)
+    if len(q) == 0:
+        return float("nan")
+    idx, _ = recommend(emb, q, k, artists=tracks["artist"].to_numpy(dtype=object), exclude_same_artist=True)
+    v = precision_at_k(tracks["genre"].to_numpy(dtype=object), q, idx)
+    return float(np.nanmean(v)) if np.isfinite(v).any() else float("nan")
+
+
+def hit_counts(tracks: pd.DataFrame, emb: np.ndarray, rows: np.ndarray, k: int) -> dict[str, float]:
+    """hit_rates, plus genre P@K with same-artist candidates excluded where the catalog has artists."""
+    out = hit_rates(tracks, emb, rows, k)
+    if has_artists(tracks):
+        out[f"genre_p@{k} excl. artist"] = genre_p_excl_artist(tracks, emb, rows, k)
+    return out
+
+
 @st.cache_data(max_entries=64, show_spinner="Counting hits ...")
 def _hits_cached(ds_dir: str, model: str, rows_key: tuple, k: int, file_stamp: tuple) -> dict[str, float]:
-    """hit_rates memoised per embedding file, query set and K."""
+    """hit_counts memoised per embedding file, query set and K."""
     tracks = read_tracks(Path(ds_dir))
-    return hit_rates(tracks, np.asarray(read_embedding(Path(ds_dir), model)), np.array(rows_key, int), k)
+    return hit_counts(tracks, np.asarray(read_embedding(Path(ds_dir), model)), np.array(rows_key, int), k)
 
 
 def cached_hits(ds_dir: Path, model: str, rows: np.ndarray, k: int) -> dict[str, float]:

@@ -4,7 +4,10 @@ missing-artifact messages and labels.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -14,13 +17,24 @@ from ui.audio import cached_audio, resolve_audio
 from ui.data import (
     artifacts_root,
     cached_queries,
+    cached_tracks,
     handpicked_rows,
     list_datasets,
     list_embeddings,
     missing_text,
+    model_label,
     notes_db_path,
     search_tracks,
 )
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:=])")
+
+
+def esc(text: object) -> str:
+    """A user- or dataset-provided string made inert for st.markdown (links, emphasis, colour and
+    icon directives, LaTeX, HTML): every Markdown punctuation character is backslash-escaped and
+    line breaks become spaces."""
+    return _MD_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
 
 
 def notes_store():
@@ -28,6 +42,18 @@ def notes_store():
     from core.listening.notes import NotesStore
 
     return NotesStore.open(notes_db_path())
+
+
+def store_write(write: Callable[..., Any], *args: Any, **kwargs: Any) -> bool:
+    """Run one notes-store write; a busy database (NotesBusy) becomes an error on the page, not a traceback."""
+    from core.listening.notes import NotesBusy
+
+    try:
+        write(*args, **kwargs)
+    except NotesBusy as exc:
+        st.error(f"Not saved: {exc}", icon=":material/error:")
+        return False
+    return True
 
 
 def show_missing(kind: str, ds: str = "<dataset>") -> None:
@@ -59,7 +85,7 @@ def listener_name() -> str | None:
     """The listener's name, asked once per browser session (None until given)."""
     name = st.session_state.get("listener_name", "")
     if name:
-        st.sidebar.caption(f"Listener: **{name}**")
+        st.sidebar.caption(f"Listener: **{esc(name)}**")
         return name
     with st.form("listener_form"):
         st.markdown("**Who is listening?** Your name is stored with your notes and votes.")
@@ -81,28 +107,34 @@ def listening_session(key: str) -> tuple[str, Path, str]:
     return picked[0], picked[1], listener
 
 
-def play(ds_dir: Path, path: str, label: str = "") -> None:
-    """An audio player for a catalog path (or a short message if the file is gone)."""
-    resolved = resolve_audio(ds_dir, path)
-    if resolved is None:
-        st.caption(f"audio file not found{': ' + label if label else ''}")
+def play(source: str | Path, ds_dir: Path | None = None, label: str = "") -> None:
+    """An audio player for a catalog path (resolved against `ds_dir`) or a file path; a short message
+    instead if the file is gone or cannot be played."""
+    resolved = resolve_audio(ds_dir, str(source)) if ds_dir is not None else Path(source)
+    if resolved is None or not resolved.is_file():
+        st.caption(f"audio file not found{': ' + esc(label) if label else ''}")
         return
     try:
         data, mime = cached_audio(resolved)
     except Exception as exc:
-        st.caption(f"cannot play this file ({exc})")
+        st.caption(f"cannot play this file ({esc(exc)})")
         return
     st.audio(data, format=mime)
 
 
-def play_file(path: Path) -> None:
-    """An audio player for a file path (cached excerpt)."""
-    try:
-        data, mime = cached_audio(Path(path))
-    except Exception as exc:
-        st.caption(f"cannot play this file ({exc})")
-        return
-    st.audio(data, format=mime)
+def dataset_models(key: str) -> tuple[str, Path, pd.DataFrame, list[str]]:
+    """Dataset picker with its tracks and embeddings (the shared preamble of the analysis pages);
+    stops the page with the missing-artifact message when there is none."""
+    picked = pick_dataset(key)
+    if picked is None:
+        st.stop()
+    ds, ds_dir = picked
+    return ds, ds_dir, cached_tracks(ds_dir), list_embeddings(ds_dir)
+
+
+def pick_model(label: str, models: list[str], ds_dir: Path, key: str, index: int = 0) -> str:
+    """Sidebar picker of one embedding, each labelled with its family."""
+    return st.sidebar.selectbox(label, models, index=index, key=key, format_func=lambda m: model_label(ds_dir, m))
 
 
 def track_label(tracks: pd.DataFrame, row: int) -> str:
@@ -151,6 +183,10 @@ def pick_query(tracks: pd.DataFrame, ds_dir: Path, prefix: str) -> int:
 
 
 def meta_line(*parts: object) -> str:
-    """Non-empty parts joined with ' · ' (a track's artist, genre, score ...); '—' if all are empty."""
-    text = " · ".join(str(p) for p in parts if p is not None and str(p) != "")
-    return text or "—"
+    """Non-empty parts (a track's artist, genre, score ...) escaped and joined with ' · '; '' if all are empty."""
+    return " · ".join(esc(p) for p in parts if p is not None and str(p).strip() != "")
+
+
+def tags_text(tags: object) -> str:
+    """A catalog's 'a|b|c' tags as 'a, b, c' (escaped), '' when there are none."""
+    return esc(", ".join(t for t in str(tags or "").split("|") if t.strip()))

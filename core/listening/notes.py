@@ -2,12 +2,13 @@
 
 Every write is one short `BEGIN IMMEDIATE` transaction on a fresh connection in WAL mode,
 so several browser sessions (threads or processes) can write at once without losing rows.
+A write waits at most `timeout_s` (one bounded wait, SQLite's busy timeout) for another writer's
+lock, then raises `NotesBusy` with a message a page can show.
 """
 
 from __future__ import annotations
 
 import sqlite3
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,6 +19,11 @@ import pandas as pd
 
 VERDICTS = ("relevant", "not_relevant", "unsure")
 VOTE_CHOICES = ("A", "B", "same")
+TABLES = ("notes", "verdicts", "votes")
+
+
+class NotesBusy(RuntimeError):
+    """Another process held the notes database's write lock for longer than the store waits."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS notes (
@@ -69,7 +75,7 @@ class NotesStore:
     """Handle on one notes database file; cheap to create, holds no open connection."""
 
     path: Path
-    timeout_s: float = 30.0
+    timeout_s: float = 5.0
 
     @classmethod
     def open(cls, path: str | Path) -> NotesStore:
@@ -90,17 +96,16 @@ class NotesStore:
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction (BEGIN IMMEDIATE ... COMMIT), retried on a locked database."""
+        """One write transaction (BEGIN IMMEDIATE ... COMMIT); NotesBusy after one bounded wait for the lock."""
         con = self._connect()
         try:
-            for attempt in range(50):
-                try:
-                    con.execute("BEGIN IMMEDIATE")
-                    break
-                except sqlite3.OperationalError as err:
-                    if "locked" not in str(err) or attempt == 49:
-                        raise
-                    time.sleep(0.05)
+            try:
+                con.execute("BEGIN IMMEDIATE")  # SQLite itself waits up to busy_timeout for the lock
+            except sqlite3.OperationalError as err:
+                if "locked" not in str(err) and "busy" not in str(err):
+                    raise
+                raise NotesBusy(f"the notes database {self.path} is busy: another session held its write lock "
+                                f"for more than {self.timeout_s:g} s; nothing was saved, try again") from None
             try:
                 yield con
                 con.execute("COMMIT")
@@ -192,23 +197,13 @@ class NotesStore:
         finally:
             con.close()
 
-    def notes(self, dataset: str | None = None) -> pd.DataFrame:
-        """All notes (optionally of one dataset), oldest first."""
+    def read(self, table: str, dataset: str | None = None) -> pd.DataFrame:
+        """All rows of one table ("notes", "verdicts" or "votes"), optionally of one dataset, oldest first."""
+        if table not in TABLES:
+            raise ValueError(f"table must be one of {TABLES}, got {table!r}")
         if dataset is None:
-            return self._frame("SELECT * FROM notes ORDER BY id")
-        return self._frame("SELECT * FROM notes WHERE dataset=? ORDER BY id", (dataset,))
-
-    def verdicts(self, dataset: str | None = None) -> pd.DataFrame:
-        """All current verdicts (optionally of one dataset), oldest first."""
-        if dataset is None:
-            return self._frame("SELECT * FROM verdicts ORDER BY id")
-        return self._frame("SELECT * FROM verdicts WHERE dataset=? ORDER BY id", (dataset,))
-
-    def votes(self, dataset: str | None = None) -> pd.DataFrame:
-        """All blind votes (optionally of one dataset), oldest first."""
-        if dataset is None:
-            return self._frame("SELECT * FROM votes ORDER BY id")
-        return self._frame("SELECT * FROM votes WHERE dataset=? ORDER BY id", (dataset,))
+            return self._frame(f"SELECT * FROM {table} ORDER BY id")
+        return self._frame(f"SELECT * FROM {table} WHERE dataset=? ORDER BY id", (dataset,))
 
     def verdict_map(self, listener: str, dataset: str, query_track_id: str) -> dict[tuple[str, str], str]:
         """{(model, rec_track_id): verdict} of one listener for one query (to pre-fill widgets)."""
@@ -230,8 +225,8 @@ class NotesStore:
 
     def annotations(self) -> pd.DataFrame:
         """Notes and verdicts in one long table (kind = note | verdict), oldest first."""
-        notes = self.notes()
-        verdicts = self.verdicts()
+        notes = self.read("notes")
+        verdicts = self.read("verdicts")
         cols = ["ts", "kind", "listener", "dataset", "query_track_id", "text", "model",
                 "rec_track_id", "rank", "verdict", "score"]
         notes = notes.assign(kind="note", model="", rec_track_id="", rank=pd.NA, score=pd.NA,

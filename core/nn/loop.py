@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 
 @dataclass
@@ -78,11 +78,60 @@ class NonFiniteLoss(RuntimeError):
     """The loss became NaN or infinite."""
 
 
+class UnreadableCheckpoint(ValueError):
+    """A checkpoint file is empty, truncated, not a torch file, or holds more than tensors and plain types."""
+
+    def __init__(self, path: Path | str, reason: str) -> None:
+        super().__init__(f"{path} is not a readable checkpoint ({reason})")
+        self.path, self.reason = Path(path), reason
+
+
 def seed_everything(seed: int) -> None:
     """Seed python, numpy and torch."""
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+
+
+def rng_states(train_loader: Any = None) -> dict[str, Any]:
+    """Every random state a run depends on, as tensors and plain types (so `weights_only=True` reads it):
+    torch, numpy's legacy global RNG, python `random`, and when present the loader's generator
+    (shuffle order) and its dataset's own RNG (`get_rng_state()`, e.g. random crops)."""
+    np_state = np.random.get_state(legacy=False)
+    py_version, py_internal, py_gauss = random.getstate()
+    states: dict[str, Any] = {
+        "torch": torch.get_rng_state(),
+        "numpy": {"key": torch.from_numpy(np_state["state"]["key"].astype(np.int64)),
+                  "pos": int(np_state["state"]["pos"]), "has_gauss": int(np_state["has_gauss"]),
+                  "gauss": float(np_state["gauss"])},
+        "python": {"version": int(py_version), "internal": list(py_internal), "gauss_next": py_gauss},
+    }
+    gen = getattr(train_loader, "generator", None)
+    if isinstance(gen, torch.Generator):
+        states["loader_generator"] = gen.get_state()
+    dataset = getattr(train_loader, "dataset", None)
+    if hasattr(dataset, "get_rng_state"):
+        states["dataset"] = dataset.get_rng_state()
+    return states
+
+
+def set_rng_states(states: dict[str, Any], train_loader: Any = None) -> None:
+    """Restore what `rng_states` captured (missing entries are left as they are)."""
+    if "torch" in states:
+        torch.set_rng_state(states["torch"])
+    if "numpy" in states:
+        n = states["numpy"]
+        np.random.set_state(("MT19937", n["key"].numpy().astype(np.uint32), int(n["pos"]), int(n["has_gauss"]),
+                             float(n["gauss"])))
+    if "python" in states:
+        py = states["python"]
+        random.setstate((int(py["version"]), tuple(int(v) for v in py["internal"]), py["gauss_next"]))
+    gen = getattr(train_loader, "generator", None)
+    if "loader_generator" in states and isinstance(gen, torch.Generator):
+        gen.set_state(states["loader_generator"])
+    dataset = getattr(train_loader, "dataset", None)
+    if "dataset" in states and hasattr(dataset, "set_rng_state"):
+        dataset.set_rng_state(states["dataset"])
 
 
 def checkpoint_paths(out_dir: Path, run_name: str) -> tuple[Path, Path]:
@@ -99,8 +148,22 @@ def model_config_of(model: nn.Module) -> dict[str, Any]:
 
 
 def load_checkpoint(path: Path | str) -> dict[str, Any]:
-    """Read a checkpoint dict written by `fit`."""
-    return torch.load(Path(path), map_location="cpu", weights_only=False)
+    """Read a checkpoint dict written by `fit`, with `weights_only=True` (tensors and plain types only,
+    so a crafted file cannot run code). FileNotFoundError if absent; UnreadableCheckpoint if empty,
+    truncated, random bytes, holding other objects, or not a dict with a `state_dict`."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint at {path}")
+    if path.stat().st_size == 0:
+        raise UnreadableCheckpoint(path, "empty file")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # UnpicklingError, RuntimeError (bad zip), EOFError, ...: all mean unreadable
+        first = (str(exc).strip().splitlines() or [""])[0][:200]
+        raise UnreadableCheckpoint(path, f"{type(exc).__name__}: {first}" if first else type(exc).__name__) from None
+    if not isinstance(ckpt, dict) or not isinstance(ckpt.get("state_dict"), dict):
+        raise UnreadableCheckpoint(path, "no state_dict: not written by the training loop")
+    return ckpt
 
 
 def check_compatible(ckpt: dict[str, Any], model: nn.Module, path: Path | str = "") -> None:
@@ -142,6 +205,14 @@ def _atomic_save(obj: dict[str, Any], path: Path) -> None:
     tmp = path.with_suffix(".tmp")
     torch.save(obj, tmp)
     tmp.replace(path)
+
+
+def _len_or_none(loader: Iterable[Any]) -> int | None:
+    """len(loader) when it has one (never iterates it)."""
+    try:
+        return len(loader)  # type: ignore[arg-type]
+    except TypeError:
+        return None
 
 
 def _first_tensor(batch: Any) -> torch.Tensor | None:
@@ -242,6 +313,7 @@ class _Trainer:
         self.opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.state = _State()
         self.writer: Any = None
+        self.resumed_rng: dict[str, Any] | None = None
 
     def restore(self) -> None:
         """With `cfg.resume`: continue from last.pt (refusing a checkpoint of another model)."""
@@ -254,10 +326,7 @@ class _Trainer:
                                 float(ckpt.get("best_train_loss", math.inf)), int(ckpt.get("best_epoch", 0)),
                                 int(ckpt.get("bad_epochs", 0)), float(ckpt.get("wall_s", 0.0)),
                                 list(ckpt.get("history", [])))
-            if "torch_rng" in ckpt:
-                torch.set_rng_state(ckpt["torch_rng"])
-            if "numpy_rng" in ckpt:
-                np.random.set_state(ckpt["numpy_rng"])
+            self.resumed_rng = ckpt.get("rng")
         elif self.cfg.resume and self.best_path.exists():
             check_compatible(load_checkpoint(self.best_path), self.model, self.best_path)
 
@@ -276,13 +345,20 @@ class _Trainer:
         cfg, model = self.cfg, self.model
         model.train()
         tot, n, n_items, logs = 0.0, 0, 0, _Means()
-        it = tqdm(loader, desc=f"{cfg.run_name} ep{epoch}", leave=False) if cfg.progress else loader
+        # The bar never touches the loader: tqdm.auto's bar calls iter(loader) in its constructor, which
+        # draws a seed from the loader's generator and shifted every later shuffle (runs differed by --quiet).
+        steps = _len_or_none(loader)
+        if steps is not None and cfg.max_steps_per_epoch is not None:
+            steps = min(steps, cfg.max_steps_per_epoch)
+        bar = tqdm(total=steps, desc=f"{cfg.run_name} ep{epoch}", unit="batch", leave=False, disable=not cfg.progress)
         t_ep = time.perf_counter()
-        for step, batch in enumerate(it):
+        for step, batch in enumerate(loader):
             if cfg.max_steps_per_epoch is not None and step >= cfg.max_steps_per_epoch:
                 break
+            bar.update(1)
             loss, extra = _batch_loss(model, batch, self.loss_fn)
             if not torch.isfinite(loss):
+                bar.close()
                 return None
             self.opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -294,6 +370,7 @@ class _Trainer:
             n += 1
             xb = _first_tensor(batch)
             n_items += int(xb.shape[0]) if xb is not None else 0
+        bar.close()
         return tot / max(n, 1), logs.means(), n_items, time.perf_counter() - t_ep
 
     def log_epoch(self, rec: dict[str, float], val_loader: Iterable[Any], epoch: int) -> None:
@@ -310,7 +387,7 @@ class _Trainer:
         if self.cfg.log_images_every and (epoch == 1 or epoch % self.cfg.log_images_every == 0):
             _log_images(self.writer, self.model, val_loader, epoch)
 
-    def save(self, epoch: int, val_loss: float, improved: bool, wall: float) -> None:
+    def save(self, epoch: int, val_loss: float, improved: bool, wall: float, train_loader: Any = None) -> None:
         """best.pt when the validation loss improved; last.pt (with optimizer and RNG state) always."""
         s = self.state
         payload = {
@@ -321,9 +398,48 @@ class _Trainer:
         }
         if improved:
             _atomic_save(payload, self.best_path)
-        payload.update(optimizer=self.opt.state_dict(), torch_rng=torch.get_rng_state(),
-                       numpy_rng=np.random.get_state())
+        payload.update(optimizer=self.opt.state_dict(), rng=rng_states(train_loader))
         _atomic_save(payload, self.last_path)
+
+    def epoch(self, train_loader: Iterable[Any], val_loader: Iterable[Any], epoch: int,
+              t0: float) -> tuple[str | None, float]:
+        """Train, validate, log and checkpoint one epoch: (stop reason or None, wall seconds so far)."""
+        cfg, s = self.cfg, self.state
+        trained = self.train_epoch(train_loader, epoch)
+        if trained is None:
+            tqdm.write(f"[{cfg.run_name}] loss became NaN/inf in epoch {epoch}; stopping. Last good "
+                       f"checkpoint kept: {self.last_path if self.last_path.exists() else 'none'}")
+            return "nan", s.prior_wall + time.perf_counter() - t0
+        train_loss, train_logs, n_items, ep_s = trained
+        val_loss, val_logs = _evaluate(self.model, val_loader, self.loss_fn, cfg.max_val_steps)
+        if not math.isfinite(val_loss):
+            tqdm.write(f"[{cfg.run_name}] validation loss is NaN/inf in epoch {epoch}; stopping.")
+            return "nan", s.prior_wall + time.perf_counter() - t0
+        rec = {"epoch": float(epoch), "train_loss": train_loss, "val_loss": val_loss,
+               "windows_per_s": n_items / max(ep_s, 1e-9), "epoch_s": ep_s,
+               **{f"train_{k}": v for k, v in train_logs.items()}, **{f"val_{k}": v for k, v in val_logs.items()}}
+        s.history.append(rec)
+        self.log_epoch(rec, val_loader, epoch)
+        improved = val_loss < s.best_val - cfg.min_delta
+        if improved:
+            s.best_val, s.best_epoch, s.bad_epochs = val_loss, epoch, 0
+        else:
+            s.bad_epochs += 1
+        s.best_train = min(s.best_train, train_loss)
+        wall = s.prior_wall + time.perf_counter() - t0
+        self.save(epoch, val_loss, improved, wall, train_loader)
+        s.epoch = epoch
+        if cfg.progress:
+            tqdm.write(f"[{cfg.run_name}] epoch {epoch}: train {train_loss:.4f} val {val_loss:.4f}"
+                       f"{' *' if improved else ''} ({rec['windows_per_s']:.0f} win/s)")
+        if s.bad_epochs >= cfg.patience:
+            return "early_stop", wall
+        if cfg.max_wall_s is not None and wall >= cfg.max_wall_s:
+            tqdm.write(f"[{cfg.run_name}] stopped by the {cfg.max_wall_s:.0f}-s time cap after epoch {epoch}: "
+                       "where a time cap stops a run depends on the machine's speed, so this run is not "
+                       "reproducible; cap epochs instead for a repeatable result")
+            return "time_limit", wall
+        return None, wall
 
     def run(self, train_loader: Iterable[Any], val_loader: Iterable[Any]) -> tuple[str, float]:
         """Epochs until max_epochs, early stop, time limit or a NaN: (stopped reason, wall seconds)."""
@@ -331,38 +447,17 @@ class _Trainer:
         t0 = time.perf_counter()
         if s.epoch and s.bad_epochs >= cfg.patience:
             return "early_stop", s.prior_wall
-        for epoch in range(s.epoch + 1, cfg.max_epochs + 1):
-            trained = self.train_epoch(train_loader, epoch)
-            if trained is None:
-                tqdm.write(f"[{cfg.run_name}] loss became NaN/inf in epoch {epoch}; stopping. Last good "
-                           f"checkpoint kept: {self.last_path if self.last_path.exists() else 'none'}")
-                return "nan", s.prior_wall + time.perf_counter() - t0
-            train_loss, train_logs, n_items, ep_s = trained
-            val_loss, val_logs = _evaluate(self.model, val_loader, self.loss_fn, cfg.max_val_steps)
-            if not math.isfinite(val_loss):
-                tqdm.write(f"[{cfg.run_name}] validation loss is NaN/inf in epoch {epoch}; stopping.")
-                return "nan", s.prior_wall + time.perf_counter() - t0
-            rec = {"epoch": float(epoch), "train_loss": train_loss, "val_loss": val_loss,
-                   "windows_per_s": n_items / max(ep_s, 1e-9), "epoch_s": ep_s,
-                   **{f"train_{k}": v for k, v in train_logs.items()}, **{f"val_{k}": v for k, v in val_logs.items()}}
-            s.history.append(rec)
-            self.log_epoch(rec, val_loader, epoch)
-            improved = val_loss < s.best_val - cfg.min_delta
-            if improved:
-                s.best_val, s.best_epoch, s.bad_epochs = val_loss, epoch, 0
-            else:
-                s.bad_epochs += 1
-            s.best_train = min(s.best_train, train_loss)
-            wall = s.prior_wall + time.perf_counter() - t0
-            self.save(epoch, val_loss, improved, wall)
-            s.epoch = epoch
-            if cfg.progress:
-                tqdm.write(f"[{cfg.run_name}] epoch {epoch}: train {train_loss:.4f} val {val_loss:.4f}"
-                           f"{' *' if improved else ''} ({rec['windows_per_s']:.0f} win/s)")
-            if s.bad_epochs >= cfg.patience:
-                return "early_stop", wall
-            if cfg.max_wall_s is not None and wall >= cfg.max_wall_s:
-                return "time_limit", wall
+        bar = tqdm(total=cfg.max_epochs, initial=s.epoch, desc=f"{cfg.run_name} epochs", unit="epoch",
+                   disable=not cfg.progress)
+        try:
+            for epoch in range(s.epoch + 1, cfg.max_epochs + 1):
+                stopped, wall = self.epoch(train_loader, val_loader, epoch, t0)
+                bar.update(1)
+                bar.set_postfix(best_val=f"{s.best_val:.4f}", refresh=False)
+                if stopped is not None:
+                    return stopped, wall
+        finally:
+            bar.close()
         return "max_epochs", s.prior_wall + time.perf_counter() - t0
 
 
@@ -372,15 +467,20 @@ def fit(model: nn.Module, train_loader: Iterable[Any], val_loader: Iterable[Any]
 
     `loss_fn(model, batch)` overrides `model.loss(batch)`; either may return (loss, {name: value})
     to log extra values (history keys `train_<name>`/`val_<name>`, TensorBoard `<name>/train|val`).
-    With `cfg.resume`, continues from `last.pt` (CheckpointMismatch if it belongs to another model;
-    nothing is written then). A NaN/inf loss stops training (stopped_reason "nan"); the last good
-    checkpoints stay.
+    With `cfg.resume`, continues from `last.pt` exactly: model, optimizer, history and every RNG
+    (torch, numpy, python, the loader's generator, the dataset's `get_rng_state()`), so kill + resume
+    gives the checkpoint an uninterrupted run gives (CheckpointMismatch if it belongs to another
+    model; UnreadableCheckpoint if it cannot be read; nothing is written then). A NaN/inf loss stops
+    training (stopped_reason "nan"); the last good checkpoints stay.
     """
     if cfg.num_threads:
         torch.set_num_threads(cfg.num_threads)
     seed_everything(cfg.seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)
     trainer = _Trainer(model, cfg, loss_fn)
     trainer.restore()
+    if trainer.resumed_rng:
+        set_rng_states(trainer.resumed_rng, train_loader)
     trainer.open_writer()
     try:
         stopped, wall = trainer.run(train_loader, val_loader)

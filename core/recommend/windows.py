@@ -137,6 +137,14 @@ class RandomCropDataset(_CacheWindows):
     def __len__(self) -> int:
         return self.length
 
+    def get_rng_state(self) -> dict[str, Any]:
+        """The crop RNG's state (plain types), saved in checkpoints so a resumed run draws the same crops."""
+        return self.rng.bit_generator.state
+
+    def set_rng_state(self, state: dict[str, Any]) -> None:
+        """Restore a state from `get_rng_state`."""
+        self.rng.bit_generator.state = state
+
     def __getitem__(self, idx: int) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         i = int(idx) % len(self.segs)
         first = self._crop(i, int(self.rng.integers(0, self._max_start(i) + 1)))
