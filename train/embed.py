@@ -12,7 +12,8 @@ from core.encoders.base import EncoderError
 from core.encoders.embed import EmbedConfig, run_embed
 from core.encoders.registry import encoder_names
 from core.encoders.weights import WEIGHTS_ENV, WeightsError
-from core.scale.engine import EngineError, open_engine
+from core.scale.engine import EngineError
+from core.scale.open import open_engine
 from train.prepare import add_engine_flags, engine_config
 
 

@@ -10,7 +10,8 @@ from pathlib import Path
 
 from core.audio.catalogs import CatalogError, build_catalog
 from core.audio.config import DEFAULT_AUDIO
-from core.scale.engine import ENGINES, EngineConfig, EngineError, open_engine
+from core.scale.engine import ENGINES, EngineConfig, EngineError
+from core.scale.open import open_engine
 
 ENGINE_DEFAULTS = EngineConfig()
 

@@ -26,7 +26,8 @@ from core.audio.config import DEFAULT_AUDIO, AudioConfig
 from core.audio.decode import AudioError, load_audio, peak_abs
 from core.audio.features import analyze, baseline_names
 from core.io import atomic_write_text
-from core.scale.engine import Engine, EngineConfig, TaskFailure, open_engine
+from core.scale.engine import Engine, EngineConfig, TaskFailure
+from core.scale.open import open_engine
 
 SILENCE_PEAK = 1e-4  # -80 dBFS
 

@@ -25,7 +25,8 @@ from core.encoders.frames import FrameInfo, write_frames
 from core.encoders.registry import load_encoder
 from core.encoders.weights import WEIGHT_FILES, sha256_of
 from core.io import write_json
-from core.scale.engine import Engine, EngineConfig, TaskFailure, open_engine
+from core.scale.engine import Engine, EngineConfig, TaskFailure
+from core.scale.open import open_engine
 
 PARTS_DIR = "frame_parts"
 

@@ -11,6 +11,7 @@
   scores, CIs, chance levels and best possible scores
 - `evaluate_dataset`, `EvalConfig`, `Evaluation` (evaluation): metrics.json, queries.csv and report.md of
   every embedding, all candidates and same-artist excluded
+- `write_maps`, `read_map` (maps): 2-D PCA/UMAP maps of every embedding, precomputed for the Latent map page
 - `run_autoencoder`, `AERunConfig`, `AERunResult` (runs): one training run from cache (or frames) to
   embedding and experiments row, chosen on the validation split
 """
@@ -32,4 +33,5 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "evaluate_dataset": "evaluation", "EvalConfig": "evaluation", "metrics_table": "evaluation",
     "Evaluation": "evaluation",
     "run_autoencoder": "runs", "AERunConfig": "runs", "AERunResult": "runs",
+    "write_maps": "maps", "read_map": "maps",
 })

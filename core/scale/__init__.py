@@ -1,7 +1,7 @@
 """Where batch tasks run: one task function, two engines (a process pool here, or a Dask cluster).
 
 - `EngineConfig` (engine): which engine (`local` | `dask`), local worker count, scheduler address, timeouts
-- `open_engine`, `Engine`, `EngineError` (engine): connect/start an engine; `engine.map(fn, items)` runs
+- `open_engine` (open), `Engine`, `EngineError` (engine): connect/start an engine; `engine.map(fn, items)` runs
   `fn(*item)` for every item and returns results in input order, a `TaskFailure` where a task could not finish
 - `TaskFailure` (engine): the reason a task has no result (`failed: worker died (...)`, `failed: ValueError: ...`)
 - `LocalEngine` (local): spawn-context process pool, one torch + BLAS thread per worker; a worker that dies has its
@@ -19,7 +19,7 @@ output atomically, so a task run twice (a rescheduled task) leaves the same byte
 from core import lazy_exports
 
 __getattr__, __dir__, __all__ = lazy_exports(__name__, {
-    "EngineConfig": "engine", "open_engine": "engine", "Engine": "engine", "EngineError": "engine",
+    "EngineConfig": "engine", "open_engine": "open", "Engine": "engine", "EngineError": "engine",
     "TaskFailure": "engine", "ENGINES": "engine",
     "LocalEngine": "local",
     "DaskEngine": "dask_engine",
