@@ -24,11 +24,11 @@ def read_metrics(ds_dir: Path | str) -> dict[str, Any] | None:
 
 
 def fmt(e: dict[str, Any] | None, pct: bool = True) -> str:
-    """'12.3 [8.1, 16.0]' (percent) of an Estimate dict."""
+    """'12.3 [8.1, 16.0]' (percent) or '0.123 [0.081, 0.160]' (pct=False) of an Estimate dict."""
     if not e or e.get("mean") is None:
         return "n/a"
-    f = 100.0 if pct else 1.0
-    return f"{e['mean'] * f:.1f} [{(e['lo'] or 0) * f:.1f}, {(e['hi'] or 0) * f:.1f}]"
+    f, dig = (100.0, 1) if pct else (1.0, 3)
+    return f"{e['mean'] * f:.{dig}f} [{(e['lo'] or 0) * f:.{dig}f}, {(e['hi'] or 0) * f:.{dig}f}]"
 
 
 def comparison_table(metrics: dict[str, Any], split: str = "test") -> pd.DataFrame:
@@ -124,10 +124,11 @@ def _loss_sentence(e: dict[str, Any]) -> str:
     if not h:
         return f"{e['run']}: no epochs recorded."
     first, best = h[0], h[max(f["best_epoch"] - 1, 0)]
+    n_train = e.get("n_clips", {}).get("train", "?")
     t0, t1 = h[0].get("train_temperature", float("nan")), h[-1].get("train_temperature", float("nan"))
     return (f"`{e['run']}`: val loss {first['val_loss']:.3f} after epoch 1 → best {best['val_loss']:.3f} at epoch "
             f"{f['best_epoch']} of {f['epochs']} ({f['stopped_reason']}); train loss went on to "
-            f"{h[-1]['train_loss']:.3f}, so later epochs overfit the {e['captions']['n_clips']} clips; temperature "
+            f"{h[-1]['train_loss']:.3f}, so later epochs overfit the {n_train} training clips; temperature "
             f"{t0:.3f} → {t1:.3f}; {f['wall_s']:.1f} s.")
 
 
@@ -139,12 +140,13 @@ def conclusions(metrics: dict[str, Any]) -> list[str]:
     run, e = best
     split = "test" if "test" in e["splits"] else "val"
     pool = e["splits"][split]["pool"]
-    out = []
+    out = [f"Best audio encoder by {split}-pool t→a R@10 (linear head): **{e['audio_encoder']}** "
+           f"({e.get('family') or 'unknown family'}, {e['audio_dim']}-d)."]
     for d, short in D_SHORT.items():
         m, c = pool["model"][d]["R@10"], pool["random_analytic"][d]["R@10"]
         verdict = "above" if m["lo"] > c else "not clearly above"
-        out.append(f"Best audio encoder by {split}-pool t→a R@10: **{e['audio_encoder']}**. {short} R@10 "
-                   f"{fmt(m)} % vs random {c * 100:.1f} % ({m['mean'] / c:.1f}× chance; the CI is {verdict} chance).")
+        out.append(f"{short} R@10 {fmt(m)} % vs random {c * 100:.1f} % ({m['mean'] / c:.1f}× chance; the 95 % CI "
+                   f"is {verdict} chance; target ≥ 5×: {'met' if m['mean'] >= 5 * c else 'not met'}).")
     out += [_loss_sentence(x) for _, x in sorted(metrics["runs"].items())]
     tr = e["train"]
     out.append(f"Setup: batch size {tr['batch_size']} (the in-batch task uses {e['splits'][split]['batch_size']}), "

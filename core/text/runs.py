@@ -137,7 +137,9 @@ def _entry(cfg: ClapConfig, run: str, table: PairTable, fit: FitResult, evals: d
         "config": {k: v for k, v in asdict(cfg).items() if k != "train"}, "train": cfg.train.to_dict(),
         "fit": {"epochs": fit.epochs, "best_epoch": fit.best_epoch, "stopped_reason": fit.stopped_reason,
                 "wall_s": fit.wall_s, "best_val_loss": fit.best_val_loss, "best_train_loss": fit.best_train_loss},
-        "history": _history(fit), "checkpoint": str(fit.best_checkpoint), "captions": table.info,
+        "history": _history(fit), "n_clips": {s: int(len(np.unique(table.subset(s).row)))
+                                              for s in ("train", "val", "test")},
+        "checkpoint": str(fit.best_checkpoint), "captions": table.info,
         "splits": {s: e.to_dict() for s, e in evals.items()},
         "projected_audio": str(clap_dir(ds_dir) / "models" / run / "audio.npy"),
     }
