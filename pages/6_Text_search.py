@@ -43,7 +43,7 @@ with st.expander(f"Model: `{run}` — audio `{entry['audio_encoder']}` → {entr
     if entry.get("captions", {}).get("template_captions"):
         st.caption("This dataset's captions are template captions made from its mood/style labels.")
 
-query = st.text_input("Describe the music", key="ts_query", placeholder="slow acoustic guitar with soft female vocals")
+query = st.text_input("Describe the music", key="ts_text", placeholder="slow acoustic guitar with soft female vocals")
 encoded = ut.encode_query(encoder, query)
 if encoded.vector is None:
     st.info(encoded.message)
@@ -62,7 +62,7 @@ else:
 
 st.divider()
 st.subheader("Nearest captions of a track")
-row = aw.pick_query(tracks, ds_dir, "ts")
+row = aw.pick_query(tracks, ds_dir, "ts_track")
 chosen = tracks.iloc[row]
 c1, c2 = st.columns([2, 3])
 with c1:
