@@ -84,14 +84,15 @@ def preflight(ds_dir: Path, encoders: list[str], captions: Path | None, others: 
     for ds in [ds_dir, *others]:
         fc = FeatureCache.open(ds)
         load_captions(fc.tracks, captions if ds == ds_dir else None)
-        for name in encoders:
-            audio_embedding(ds, name, len(fc.tracks))
+        if ds == ds_dir:
+            for name in encoders:
+                audio_embedding(ds, name, len(fc.tracks))
 
 
 def run_all(args: argparse.Namespace, encoders: list[str]) -> list[str]:
     """Train/evaluate every (encoder, head); returns the summary lines."""
     from core.text.encoders import load_text_encoder
-    from core.text.runs import evaluate_elsewhere, run_clap
+    from core.text.runs import run_clap
     from core.text.table import build_pair_table
 
     enc = load_text_encoder(args.text_encoder)
@@ -105,10 +106,25 @@ def run_all(args: argparse.Namespace, encoders: list[str]) -> list[str]:
         for head in heads:
             res = run_clap(args.data, config_for(args, name, head), enc, progress=not args.quiet)
             lines.append(summary_line(res))
-            for other in args.eval_data:
-                path = evaluate_elsewhere(args.data, res.entry, _model(res), other, enc, args.n_boot, args.seed,
-                                          not args.quiet)
-                lines.append(f"  cross-dataset -> {path}")
+            lines += cross_evaluate(args, res, enc)
+    return lines
+
+
+def cross_evaluate(args: argparse.Namespace, res, enc) -> list[str]:
+    """Evaluate one run on every --eval-data dataset; a dataset without this audio encoder's embedding is
+    skipped with the message naming the command that makes it."""
+    from core.text.runs import evaluate_elsewhere
+    from core.text.table import AudioEncoderMissing
+
+    lines = []
+    for other in args.eval_data:
+        try:
+            path = evaluate_elsewhere(args.data, res.entry, _model(res), other, enc, args.n_boot, args.seed,
+                                      not args.quiet)
+        except AudioEncoderMissing as exc:
+            lines.append(f"  cross-dataset {other.name} skipped: {exc}")
+            continue
+        lines.append(f"  cross-dataset -> {path}")
     return lines
 
 
