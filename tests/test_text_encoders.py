@@ -86,3 +86,21 @@ def test_minilm_flags_texts_over_its_token_limit():
     out = enc.encode_checked(["calm piano", long])
     assert out.vectors.shape == (2, 384)
     assert out.truncated == [1] and enc.n_tokens([long])[0] > enc.max_tokens
+
+
+def test_a_projection_trains_onto_the_clip_text_space(tiny_clip, demo_dir, tmp_path):
+    import shutil
+
+    from core.audio.cache import FeatureCache
+    from core.recommend.embeddings import write_baseline
+    from core.text.runs import ClapConfig, run_clap
+
+    ds = tmp_path / "demo"
+    shutil.copytree(demo_dir, ds)
+    write_baseline(FeatureCache.open(ds), ds)
+    cfg = ClapConfig(audio_encoder="baseline", text_encoder=f"clip:{tiny_clip}", n_boot=20)
+    cfg.train.max_epochs = 3
+    res = run_clap(ds, cfg, progress=False)
+    assert res.table.text.shape[1] == 24 and res.run.startswith("clap_baseline__clip_")
+    assert res.fit.epochs == 3 and list((ds / "clap" / "text_cache").iterdir())[0].name.startswith("clip_")
+    assert res.evaluations["test"].pool.model["text_to_audio"].n_candidates == 5
