@@ -126,9 +126,12 @@ def _loss_sentence(e: dict[str, Any]) -> str:
     first, best = h[0], h[max(f["best_epoch"] - 1, 0)]
     n_train = e.get("n_clips", {}).get("train", "?")
     t0, t1 = h[0].get("train_temperature", float("nan")), h[-1].get("train_temperature", float("nan"))
+    overfit = h[-1]["train_loss"] < best["train_loss"] and h[-1]["val_loss"] > best["val_loss"]
+    trend = (f"train loss went on down to {h[-1]['train_loss']:.3f} while val loss rose to {h[-1]['val_loss']:.3f}: "
+             f"later epochs overfit the {n_train} training clips" if overfit else
+             f"last epoch train {h[-1]['train_loss']:.3f} / val {h[-1]['val_loss']:.3f}")
     return (f"`{e['run']}`: val loss {first['val_loss']:.3f} after epoch 1 → best {best['val_loss']:.3f} at epoch "
-            f"{f['best_epoch']} of {f['epochs']} ({f['stopped_reason']}); train loss went on to "
-            f"{h[-1]['train_loss']:.3f}, so later epochs overfit the {n_train} training clips; temperature "
+            f"{f['best_epoch']} of {f['epochs']} ({f['stopped_reason']}); {trend}; temperature "
             f"{t0:.3f} → {t1:.3f}; {f['wall_s']:.1f} s.")
 
 
