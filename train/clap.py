@@ -142,8 +142,9 @@ def summary_line(res) -> str:
         return f"{res.run}: trained, no split to evaluate"
     parts = [f"{res.run}: {ev.split} pool ({ev.n_clips} clips)"]
     for d, short in (("text_to_audio", "t->a"), ("audio_to_text", "a->t")):
-        r = ev.pool.model[d].recall[10]
-        parts.append(f"{short} R@10 {r.fmt()} (chance {ev.pool.chance[d][10]:.3f})")
+        r1, r = ev.pool.model[d].recall[1], ev.pool.model[d].recall[10]
+        parts.append(f"{short} R@1 {r1.fmt()} R@10 {r.fmt()} (chance {ev.pool.chance[d][1]:.3f} / "
+                     f"{ev.pool.chance[d][10]:.3f})")
     return "; ".join(parts) + f"; {res.fit.epochs} epochs, {res.fit.wall_s:.1f} s"
 
 
