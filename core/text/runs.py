@@ -176,7 +176,7 @@ def experiments_row(entry: dict[str, Any]) -> dict[str, Any]:
 def run_clap(ds_dir: Path, cfg: ClapConfig, text_encoder: Any = None, progress: bool = True) -> ClapRunResult:
     """Train and evaluate one projection on a prepared dataset (see the module docstring)."""
     from core.nn.experiments import append_run
-    from core.nn.loop import fit
+    from core.nn.loop import fit, seed_everything
     from core.text.encoders import encoder_slug, load_text_encoder
     from core.text.report import write_report
 
@@ -185,6 +185,7 @@ def run_clap(ds_dir: Path, cfg: ClapConfig, text_encoder: Any = None, progress: 
     table = build_pair_table(ds_dir, cfg.audio_encoder, enc, cfg.captions_csv, progress)
     run = cfg.run_name(encoder_slug(enc.name))
     train_loader, val_loader = loaders(table, cfg.train.batch_size, cfg.train.seed)
+    seed_everything(cfg.train.seed)  # the initial weights too, so a run is reproducible
     model = build_model(cfg, table)
     tcfg = TrainConfig(**{**cfg.train.__dict__, "run_name": run, "out_dir": ds_dir, "progress": progress})
     result = fit(model, train_loader, val_loader, tcfg)
