@@ -228,7 +228,11 @@ def evaluate_elsewhere(ds_dir: Path, entry: dict[str, Any], model: Any, other_di
     chance10 = ev.pool.chance["text_to_audio"][10]
     note = (f"With {ev.n_clips} clips, chance text→audio R@10 is already {chance10 * 100:.0f} %: this pool is too "
             "small to separate models." if ev.n_clips <= 30 else "")
-    write_json(path, {**_minimal(ev), "dataset": other_dir.name, "trained_on": Path(ds_dir).name, "run": entry["run"],
-                      "date": utc_now(), "note": note, "runs": runs})
+    top = {**_minimal(ev), "run": entry["run"]}
+    if entry["head"] != "linear" and old.get("run") in runs:  # the top-level figures stay a linear run's
+        top = {k: old[k] for k in ("n", "n_captions", "text_to_audio", "audio_to_text", "random",
+                                   "random_audio_to_text", "run") if k in old}
+    write_json(path, {**top, "dataset": other_dir.name, "trained_on": Path(ds_dir).name, "date": utc_now(),
+                      "note": note, "runs": runs})
     write_report(ds_dir)
     return path
