@@ -34,6 +34,10 @@ except Exception as exc:  # a broken artifact or encoder must not take the page 
     st.error(f"Cannot load text-search model {run!r}: {exc}")
     st.stop()
 
+if len(index.audio) != len(tracks):  # the dataset was prepared again after this model was trained
+    st.error(f"Model {run!r} has {len(index.audio)} tracks but the dataset now has {len(tracks)}; retrain it with "
+             f"`{ut.TRAIN_COMMAND.format(ds=ds)} --audio-encoder {index.entry['audio_encoder']}`.")
+    st.stop()
 entry = index.entry
 with st.expander(f"Model: `{run}` — audio `{entry['audio_encoder']}` → {entry['head']} → text "
                  f"`{entry['text_encoder']}`", expanded=False):
