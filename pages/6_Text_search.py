@@ -1,0 +1,76 @@
+"""Text search: describe the music in words and hear the tracks whose projected audio is closest; for a
+chosen track, the captions closest to it; the model and its test figures."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ui import data as ad
+from ui import text as ut
+from ui import widgets as aw
+
+st.set_page_config(page_title="Text search", page_icon="🔎", layout="wide")
+st.title(":material/manage_search: Text search")
+st.caption("A frozen text encoder embeds your words; a projection trained on (clip, caption) pairs put every "
+           "track's audio embedding into the same space; the closest tracks are listed by cosine.")
+
+root = ad.artifacts_root()
+names = ut.clap_datasets(root)
+if not names:
+    ds_hint = (ad.list_datasets(root) or ["demo"])[0]
+    st.warning("No text-search model (clap/metrics.json with a trained projection) in the artifacts folder. "
+               f"Create one with:\n\n```\n{ut.TRAIN_COMMAND.format(ds=ds_hint)}\n```", icon=":material/warning:")
+    st.stop()
+ds = st.sidebar.selectbox("Dataset", names, key="ts_dataset")
+ds_dir = root / ds
+runs = ut.search_runs(ds_dir)
+run = st.sidebar.selectbox("Model", list(runs), key="ts_run")
+k = st.sidebar.slider("K (tracks)", 1, 20, 5, key="ts_k")
+try:
+    index = ut.cached_index(ds_dir, run)
+    tracks = ad.cached_tracks(ds_dir)
+    encoder = ut.cached_text_encoder(index.entry["text_encoder"])
+except Exception as exc:  # a broken artifact or encoder must not take the page down
+    st.error(f"Cannot load text-search model {run!r}: {exc}")
+    st.stop()
+
+if len(index.audio) != len(tracks):  # the dataset was prepared again after this model was trained
+    st.error(f"Model {run!r} has {len(index.audio)} tracks but the dataset now has {len(tracks)}; retrain it with "
+             f"`{ut.TRAIN_COMMAND.format(ds=ds)} --audio-encoder {index.entry['audio_encoder']}`.")
+    st.stop()
+entry = index.entry
+with st.expander(f"Model: `{run}` — audio `{entry['audio_encoder']}` → {entry['head']} → text "
+                 f"`{entry['text_encoder']}`", expanded=False):
+    st.markdown(f"Trained {entry['fit']['epochs']} epochs (best {entry['fit']['best_epoch']}), temperature "
+                f"{entry['temperature']:.3f}. Scores in %, mean [95 % bootstrap CI]; chance = random ranking.")
+    st.dataframe(ut.run_figures(entry), hide_index=True, width="stretch")
+    if entry.get("captions", {}).get("template_captions"):
+        st.caption("This dataset's captions are template captions made from its mood/style labels.")
+
+query = st.text_input("Describe the music", key="ts_text", placeholder="slow acoustic guitar with soft female vocals")
+encoded = ut.encode_query(encoder, query)
+if encoded.vector is None:
+    st.info(encoded.message)
+else:
+    if encoded.truncated:
+        st.warning(encoded.message)
+    rows, scores = index.search(encoded.vector, k)
+    st.subheader(f"Top {len(rows)} for “{query.strip()[:80]}”")
+    for rank, (r, s) in enumerate(zip(rows, scores), start=1):
+        rec = tracks.iloc[int(r)]
+        caps = index.captions_of(int(r))
+        with st.container(border=True):
+            st.markdown(f"**{rank}. {rec['title']}**  \n{aw.meta_line(f'cos {s:.3f}', rec['genre'], rec['split'])}"
+                        f"  \n*{(caps[0] if caps else rec['tags'].replace('|', ', ') or '—')[:300]}*")
+            aw.play(ds_dir, rec["path"], rec["title"])
+
+st.divider()
+st.subheader("Nearest captions of a track")
+row = aw.pick_query(tracks, ds_dir, "ts_track")
+chosen = tracks.iloc[row]
+c1, c2 = st.columns([2, 3])
+with c1:
+    st.markdown(f"**{chosen['title']}**  \n{aw.meta_line(chosen['genre'], chosen['split'])}")
+    aw.play(ds_dir, chosen["path"], chosen["title"])
+with c2:
+    st.dataframe(index.nearest_captions(row, 5), hide_index=True, width="stretch")

@@ -1,0 +1,62 @@
+"""Streamlit helpers of the Text search page: which datasets have a text-search run, the cached text encoder
+and search index, and the query check (empty / over-long queries)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from core.text.search import TextSearchIndex, load_search_index, run_figures, search_runs
+from ui.data import list_datasets, stamp
+
+TRAIN_COMMAND = "python -m train.clap --data artifacts/{ds}"
+
+
+def clap_datasets(root: Path) -> list[str]:
+    """Dataset folders under the artifacts root that have at least one searchable text-search run."""
+    return [n for n in list_datasets(root) if search_runs(root / n)]
+
+
+@st.cache_resource(max_entries=2, show_spinner="Loading the text encoder ...")
+def cached_text_encoder(spec: str):
+    """The frozen text encoder of a run, loaded once per process."""
+    from core.text.encoders import load_text_encoder
+
+    return load_text_encoder(spec)
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _index_cached(ds_dir: str, run: str, file_stamp: tuple) -> TextSearchIndex:
+    """load_search_index memoised per projected-audio file stamp."""
+    return load_search_index(Path(ds_dir), run)
+
+
+def cached_index(ds_dir: Path, run: str) -> TextSearchIndex:
+    """A run's search index, re-read only when its projected audio changes."""
+    return _index_cached(str(ds_dir), run, stamp(ds_dir / "clap" / "models" / run / "audio.npy"))
+
+
+@dataclass
+class EncodedQuery:
+    """A query's unit vector, or why there is none, and whether it was cut to the token limit."""
+
+    vector: np.ndarray | None
+    message: str = ""
+    truncated: bool = False
+
+
+def encode_query(encoder, text: str) -> EncodedQuery:
+    """The query's vector; an empty/whitespace query gets a message and no vector; an over-long one is
+    truncated to the encoder's token limit and says so."""
+    if not text.strip():
+        return EncodedQuery(None, "Type a description of the music you want, e.g. \"slow acoustic guitar\".")
+    enc = encoder.encode_checked([text.strip()])
+    if enc.truncated:
+        n = encoder.n_tokens([text.strip()])[0]
+        return EncodedQuery(enc.vectors[0], f"Your query has {n} tokens; the text encoder reads at most "
+                            f"{encoder.max_tokens}, so only its beginning was used.", True)
+    return EncodedQuery(enc.vectors[0])
+__all__ = ["run_figures", "search_runs", "clap_datasets", "cached_text_encoder", "cached_index", "encode_query"]
