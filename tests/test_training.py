@@ -11,7 +11,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from core.nn.loop import CheckpointMismatch, TrainConfig, fit, load_checkpoint, load_model
-from core.recommend.autoencoders import build_model
+from core.recommend.autoencoders import build_model, model_from_config
 from core.recommend.windows import FixedWindowDataset, RandomCropDataset, compute_mel_stats, window_starts
 from tests.helpers.fake_cache import FakeCache
 
@@ -58,7 +58,7 @@ def test_fit_lowers_val_loss_writes_checkpoints_and_tensorboard(tmp_path: Path) 
     assert res.best_checkpoint.exists() and res.last_checkpoint.exists()
     assert res.epochs == 4 and math.isfinite(res.best_train_loss)
     assert list((tmp_path / "runs" / "r").glob("events.out.tfevents*"))
-    m2, ck = load_model(res.best_checkpoint)
+    m2, ck = load_model(res.best_checkpoint, model_from_config)
     assert ck["model_config"] == m.config()
 
 

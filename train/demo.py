@@ -16,7 +16,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from train import autoencoders, evaluate, latent_sizes, maps, prepare
+from train import autoencoders, clap, evaluate, latent_sizes, maps, prepare
 
 
 def demo_steps(args: argparse.Namespace) -> list[tuple[str, Callable[[], int]]]:
@@ -33,6 +33,7 @@ def demo_steps(args: argparse.Namespace) -> list[tuple[str, Callable[[], int]]]:
         ("latent sizes", lambda: latent_sizes.main(
             ["--data", out, "--sizes", args.sizes, *budget, "--no-umap", *quiet])),
         ("maps", lambda: maps.demo_step(Path(out), args.quiet)),
+        ("text search", lambda: clap.demo_step(Path(out), args.quiet)),
     ]
 
 

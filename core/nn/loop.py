@@ -185,14 +185,11 @@ def check_compatible(ckpt: dict[str, Any], model: nn.Module, path: Path | str = 
         )
 
 
-def load_model(path: Path | str, which_builder: Callable[[dict[str, Any]], nn.Module] | None = None,
+def load_model(path: Path | str, which_builder: Callable[[dict[str, Any]], nn.Module]
                ) -> tuple[nn.Module, dict[str, Any]]:
-    """Rebuild a model from a checkpoint (autoencoders by default); returns (model in eval mode, ckpt)."""
+    """Rebuild a model from a checkpoint with `which_builder(model_config)` (each system passes its own, e.g.
+    `core.recommend.autoencoders.model_from_config`); returns (model in eval mode, ckpt)."""
     ckpt = load_checkpoint(path)
-    if which_builder is None:
-        from core.recommend.autoencoders import model_from_config
-
-        which_builder = model_from_config
     model = which_builder(ckpt["model_config"])
     model.load_state_dict(ckpt["state_dict"])
     model.eval()

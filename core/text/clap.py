@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import Dataset
 
+from core.nn.loop import load_model
 from core.text.table import PairTable
 
 HEADS = ("linear", "mlp")
@@ -126,12 +127,9 @@ def projection_from_config(config: dict[str, Any]) -> AudioProjection:
 
 
 def load_projection(path: str | Any) -> tuple[AudioProjection, dict[str, Any]]:
-    """An AudioProjection from a checkpoint written by the training loop (weights_only=True)."""
-    ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    model = projection_from_config(ckpt["model_config"])
-    model.load_state_dict(ckpt["state_dict"])
-    model.eval()
-    return model, ckpt
+    """An AudioProjection from a checkpoint written by the training loop (read with weights_only=True)."""
+    model, ckpt = load_model(path, projection_from_config)
+    return model, ckpt  # type: ignore[return-value]
 
 
 class AudioTextDataset(Dataset):
