@@ -85,5 +85,6 @@ PAGES = [
     st.Page("pages/4_Latent_map.py", title="Latent map", icon=":material/scatter_plot:", url_path="Latent_map"),
     st.Page("pages/5_Reconstructions.py", title="Reconstructions", icon=":material/graphic_eq:",
             url_path="Reconstructions"),
+    st.Page("pages/7_Genre_tagger.py", title="Genre tagger", icon=":material/label:", url_path="Genre_tagger"),
 ]
 st.navigation(PAGES).run()
