@@ -73,7 +73,7 @@ with tab_upload:
     if run is not None:
         st.markdown(f"Tag your own audio (at most {au.MAX_UPLOAD_BYTES // 2**20} MB; {', '.join(au.UPLOAD_TYPES)}) "
                     f"with the model trained on **{ds}**.")
-        up = st.file_uploader("Audio file", type=au.UPLOAD_TYPES, key="tagger_upload")
+        up = st.file_uploader("Audio file", key="tagger_upload")  # checked by ui.upload, like Reconstructions
         if up is not None:
             check = au.cached_check_upload(up.name, up.getvalue())
             (st.success if check.ok else st.error)(check.message)

@@ -229,3 +229,49 @@ def test_missing_labels_column_exits_2_writes_nothing(demo_dir, tmp_path, capsys
     assert main(["--data", str(ds), "--quiet"]) == 2
     assert "no 'genre' column" in capsys.readouterr().err
     assert sorted(p.name for p in ds.iterdir()) == before
+
+
+# ------------------------------------------------------------------ the page (AppTest) on the demo run
+
+
+def test_page_shows_windows_prediction_report_and_checks_uploads(demo_run, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from tests.helpers.app import demo_audio_files
+    from ui.data import ENV_VAR
+
+    monkeypatch.setenv(ENV_VAR, str(demo_run.parent))
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "pages/7_Genre_tagger.py"),
+                           default_timeout=120)
+    at.run()
+    assert not at.exception
+    labels = [m.label for m in at.metric]
+    assert "Predicted (mean of windows)" in labels and "True label" in labels
+    tracks = pd.read_csv(demo_run / "tagger" / "tracks.csv")
+    row0 = tracks.iloc[0]
+    assert at.metric[0].value == row0["predicted"] and at.metric[1].value == row0["true"]
+    assert len(at.get("plotly_chart")) >= 1
+    assert any(str(m["method"]).startswith("SpectrogramCNN") for m in
+               json.loads((demo_run / "tagger" / "metrics.json").read_text())["evaluations"]["test"]["methods"])
+    assert any("Classification report" in md.value for md in at.markdown)
+    at.get("file_uploader")[0].set_value(("notes.txt", b"hello, not audio", "text/plain"))
+    at.run()
+    assert any("not an audio file" in e.value for e in at.error) and not at.exception
+    real = demo_audio_files()[0]
+    at.get("file_uploader")[0].set_value((real.name, real.read_bytes(), "audio/ogg"))
+    at.run()
+    assert not at.exception and any("accepted" in s.value for s in at.success)
+    assert len(at.get("plotly_chart")) >= 2  # the track's plot and the upload's
+
+
+def test_page_without_tagger_names_the_command(tmp_path, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from ui.data import ENV_VAR
+
+    monkeypatch.setenv(ENV_VAR, str(tmp_path / "empty"))
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "pages/7_Genre_tagger.py"), default_timeout=60)
+    at.run()
+    assert not at.exception
+    assert any("python -m train.tagger" in w.value for w in at.warning)
+    assert any("python -m train.lyrics" in w.value for w in at.warning)
