@@ -11,7 +11,8 @@ evaluation against the majority class and linear probes, and a lyrics genre clas
 - `linear_probe`, `majority_probs`, `probe_features` (probes): the references in the same table
 - `evaluate_run`, `write_outputs` (report), `render_report` (markdown), `cross_validate` (crossval)
 - `load_tagger`, `predict_audio` (inference): a trained tagger applied to a new audio file
-- `LyricsConfig`, `run_lyrics`, `read_lyrics_csv`, `LyricsInputError`, `load_lyrics_model` (lyrics)
+- `LyricsConfig`, `read_lyrics_csv`, `LyricsInputError`, `load_lyrics_model` (lyrics), `run_lyrics` (lyrics_run):
+  frozen MiniLM vectors + CE/ASL heads vs majority and TF-IDF, split by artist
 """
 
 from core import lazy_exports
@@ -29,6 +30,6 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "evaluate_run": "report", "write_outputs": "report", "render_report": "markdown",
     "cross_validate": "crossval",
     "load_tagger": "inference", "predict_audio": "inference",
-    "LyricsConfig": "lyrics", "run_lyrics": "lyrics", "read_lyrics_csv": "lyrics", "LyricsInputError": "lyrics",
+    "LyricsConfig": "lyrics", "run_lyrics": "lyrics_run", "read_lyrics_csv": "lyrics", "LyricsInputError": "lyrics",
     "load_lyrics_model": "lyrics",
 })

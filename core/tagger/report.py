@@ -125,7 +125,7 @@ def training_facts(fit: FitResult) -> dict:
     wps = [h.get("windows_per_s", float("nan")) for h in fit.history]
     return {"epochs": fit.epochs, "best_epoch": fit.best_epoch, "stopped": fit.stopped_reason,
             "wall_s": round(fit.wall_s, 1), "best_val_loss": fit.best_val_loss,
-            "windows_per_s": float(np.median(wps)) if wps else float("nan")}
+            "windows_per_s": float(np.median(wps)) if wps else float("nan"), "history": list(fit.history)}
 
 
 def predictions_tables(data: TaggerData, wp: WindowPredictions) -> tuple[pd.DataFrame, pd.DataFrame]:
