@@ -108,5 +108,6 @@ PAGES = [
     st.Page("pages/5_Reconstructions.py", title="Reconstructions", icon=":material/graphic_eq:",
             url_path="Reconstructions"),
     st.Page("pages/6_Text_search.py", title="Text search", icon=":material/manage_search:", url_path="Text_search"),
+    st.Page("pages/7_Genre_tagger.py", title="Genre tagger", icon=":material/label:", url_path="Genre_tagger"),
 ]
 st.navigation(PAGES).run()

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from train import autoencoders, clap, evaluate, latent_sizes, maps, prepare
+from train import autoencoders, clap, evaluate, latent_sizes, maps, prepare, tagger
 
 
 def demo_steps(args: argparse.Namespace) -> list[tuple[str, Callable[[], int]]]:
@@ -34,6 +34,7 @@ def demo_steps(args: argparse.Namespace) -> list[tuple[str, Callable[[], int]]]:
             ["--data", out, "--sizes", args.sizes, *budget, "--no-umap", *quiet])),
         ("maps", lambda: maps.demo_step(Path(out), args.quiet)),
         ("text search", lambda: clap.demo_step(Path(out), args.quiet)),
+        ("genre tagger", lambda: tagger.demo_step(Path(out), args.quiet)),
     ]
 
 
