@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,15 @@ from core.audio.catalogs import build_catalog
 from core.audio.prepare import prepare_dataset
 
 REPO = Path(__file__).resolve().parents[1]
+_MAIN_MODULE = sys.modules["__main__"]
+
+
+@pytest.fixture(autouse=True)
+def _restore_main_module():
+    """Streamlit's AppTest leaves a page script as `__main__`; a process started later with the spawn
+    method (the local engine, a Dask nanny) would re-run that page. Put pytest's own `__main__` back."""
+    yield
+    sys.modules["__main__"] = _MAIN_MODULE
 SHARED_DATA = REPO.parent / "shared" / "data"
 
 
