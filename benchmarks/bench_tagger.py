@@ -102,7 +102,8 @@ def throughput(data: Path | None, batch: int, steps: int) -> dict:
 
 def full_run(data: Path) -> dict:
     """Train to early stop on a temporary copy of the dataset; wall seconds vs the 5-minute target."""
-    from core.tagger.run import TaggerConfig, run_tagger
+    from core.tagger.pipeline import run_tagger
+    from core.tagger.run import TaggerConfig
 
     with tempfile.TemporaryDirectory() as tmp:
         ds = Path(tmp) / data.name

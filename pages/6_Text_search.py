@@ -62,7 +62,7 @@ else:
         with st.container(border=True):
             st.markdown(f"**{rank}. {rec['title']}**  \n{aw.meta_line(f'cos {s:.3f}', rec['genre'], rec['split'])}"
                         f"  \n*{(caps[0] if caps else rec['tags'].replace('|', ', ') or '—')[:300]}*")
-            aw.play(ds_dir, rec["path"], rec["title"])
+            aw.play(rec["path"], ds_dir, rec["title"])
 
 st.divider()
 st.subheader("Nearest captions of a track")
@@ -71,6 +71,6 @@ chosen = tracks.iloc[row]
 c1, c2 = st.columns([2, 3])
 with c1:
     st.markdown(f"**{chosen['title']}**  \n{aw.meta_line(chosen['genre'], chosen['split'])}")
-    aw.play(ds_dir, chosen["path"], chosen["title"])
+    aw.play(chosen["path"], ds_dir, chosen["title"])
 with c2:
     st.dataframe(index.nearest_captions(row, 5), hide_index=True, width="stretch")

@@ -64,28 +64,29 @@ with tab_track:
         else:
             row = st.selectbox("Track", rows, key="tagger_track", format_func=lambda r: aw.track_label(tracks, r))
             t = run.tracks.loc[row]
-            aw.play(root / ds, tracks.iloc[row].get("path", ""), str(t["track_id"]))
+            aw.play(tracks.iloc[row].get("path", ""), root / ds, str(t["track_id"]))
             win = run.windows[run.windows["row"] == row]
             show_prediction(win[[f"p_{c}" for c in run.classes]], win["start_s"], f"{t['track_id']} ({t['split']})",
                             str(t["true"]) or None)
 
 with tab_upload:
     if run is not None:
-        st.markdown(f"Tag your own audio (at most {au.MAX_UPLOAD_BYTES // 2**20} MB; {', '.join(au.UPLOAD_TYPES)}) "
-                    f"with the model trained on **{ds}**.")
-        up = st.file_uploader("Audio file", key="tagger_upload")  # checked by ui.upload, like Reconstructions
+        st.markdown(f"Tag your own audio (at most {au.max_upload_mib()} MiB; {', '.join(au.UPLOAD_TYPES)}) "
+                    f"with the model trained on **{aw.esc(ds)}**.")
+        up = st.file_uploader("Audio file", key="tagger_upload", max_upload_size=au.max_upload_mib())
         if up is not None:
-            check = au.cached_check_upload(up.name, up.getvalue())
-            (st.success if check.ok else st.error)(check.message)
-            if check.ok and check.path is not None:
+            data = up.getvalue()
+            check = au.cached_check_upload(up.name, data, root / ds)  # the same checks as Reconstructions
+            (st.success if check.ok else st.error)(aw.esc(check.message))
+            if check.ok:
                 try:
-                    with st.spinner("Tagging the upload ..."):
-                        pred = tg.predict_upload(run, check.path)
+                    with st.spinner("Tagging the upload ..."), au.upload_file(up.name, data) as path:
+                        pred = tg.predict_upload(run, path)
                     show_prediction(pred.window_probs, pred.starts_s, up.name, None)
                     if pred.padded:
                         st.caption("The file is shorter than one window; it was padded.")
                 except Exception as exc:  # a bad upload never crashes the page
-                    st.error(f"'{up.name}' could not be tagged: {exc}")
+                    st.error(f"'{aw.esc(up.name)}' could not be tagged: {aw.esc(exc)}")
 
 with tab_report:
     if run is not None:

@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     """Parse flags, train, evaluate; exit 2 with a clear message on bad input."""
     from core.nn.loop import CheckpointMismatch
     from core.tagger.labels import MissingLabels
-    from core.tagger.run import run_tagger
+    from core.tagger.pipeline import run_tagger
 
     args = build_parser().parse_args(argv)
     cfg = config_from(args)

@@ -6,7 +6,8 @@ evaluation against the majority class and linear probes, and a lyrics genre clas
 - `SpectrogramCNN`, `model_from_config` (model): three conv blocks, global average pooling, a linear classifier
 - `AsymmetricLoss`, `AsymmetricSingleLabelLoss`, `CrossEntropyLoss`, `BCELoss`, `make_loss` (losses)
 - `build_labels`, `LabelSet`, `MissingLabels` (labels): genre or tag labels, rare classes dropped, top-N classes
-- `TaggerConfig`, `run_tagger`, `load_data`, `train_model`, `predict_windows` (run): one run on the one loop
+- `run_tagger`, `TaggerResult` (pipeline): a whole run, from training to `<ds>/tagger/`
+- `TaggerConfig`, `load_data`, `train_model`, `predict_windows` (run): one run on the one loop
 - `single_label_scores`, `multi_label_scores`, `bootstrap_stat`, `mean_ap` (scores): scores with bootstrap CIs
 - `linear_probe`, `majority_probs`, `probe_features` (probes): the references in the same table
 - `evaluate_run`, `write_outputs` (report), `render_report` (markdown), `cross_validate` (crossval)
@@ -23,8 +24,9 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "AsymmetricLoss": "losses", "AsymmetricSingleLabelLoss": "losses", "CrossEntropyLoss": "losses",
     "BCELoss": "losses", "make_loss": "losses", "LOSSES": "losses",
     "build_labels": "labels", "LabelSet": "labels", "MissingLabels": "labels",
-    "TaggerConfig": "run", "run_tagger": "run", "load_data": "run", "train_model": "run",
-    "predict_windows": "run", "TaggerResult": "run",
+    "TaggerConfig": "run", "run_tagger": "pipeline", "TaggerResult": "pipeline", "load_data": "run",
+    "train_model": "run",
+    "predict_windows": "run",
     "single_label_scores": "scores", "multi_label_scores": "scores", "bootstrap_stat": "scores", "mean_ap": "scores",
     "linear_probe": "probes", "majority_probs": "probes", "probe_features": "probes",
     "evaluate_run": "report", "write_outputs": "report", "render_report": "markdown",

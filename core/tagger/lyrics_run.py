@@ -189,11 +189,11 @@ def write_lyrics_outputs(ls: LyricsSet, probs: dict[str, np.ndarray], ye: np.nda
 
 def lyrics_report(metrics: dict, class_report: str) -> str:
     """report.md of a lyrics run."""
-    from core.tagger.markdown import _fmt
+    from core.tagger.markdown import fmt_estimate
 
     e, s = metrics["eval"], metrics["split_sizes"]
-    rows = [{"method": m["method"], "songs": m["n"], "accuracy": _fmt(m["accuracy"]), "macro-F1": _fmt(m["macro_f1"])}
-            for m in metrics["methods"]]
+    rows = [{"method": m["method"], "songs": m["n"], "accuracy": fmt_estimate(m["accuracy"]),
+             "macro-F1": fmt_estimate(m["macro_f1"])} for m in metrics["methods"]]
     lines = ["# Lyrics genre classifier", "",
              f"- evaluated on {e['set']}: {e['n']} songs; {len(metrics['classes'])} genres; chance (uniform) "
              f"{1 / len(metrics['classes']):.3f}; split {'by artist' if metrics['split_by_artist'] else 'random'} "

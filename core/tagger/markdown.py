@@ -10,7 +10,7 @@ SINGLE = ("accuracy", "macro_f1")
 MULTI = ("mAP", "macro_f1", "pos_hit_rate", "accuracy")
 
 
-def _fmt(e: dict) -> str:
+def fmt_estimate(e: dict) -> str:
     """'0.520 [0.430, 0.610]' from an Estimate dict."""
     if not e or e.get("n", 0) == 0 or e.get("mean") != e.get("mean"):
         return "n/a"
@@ -25,7 +25,7 @@ def methods_table(ev: dict, multi: bool) -> pd.DataFrame:
     rows = []
     for m in ev["methods"]:
         row = {"method": m["method"], "tracks": m["n_tracks"]}
-        row.update({("track " + k if k == "accuracy" else k): _fmt(m.get(k, {})) for k in keys})
+        row.update({("track " + k if k == "accuracy" else k): fmt_estimate(m.get(k, {})) for k in keys})
         if multi:
             row["F1 threshold (val)"] = m.get("threshold", 0.5)
         rows.append(row)
@@ -67,8 +67,9 @@ def render_report(metrics: dict, class_report: str) -> str:
         win = ev.get("window") or {}
         if win:
             key = "accuracy"
-            lines += ["", f"Window level (CNN, {win[key]['n']} windows): accuracy {_fmt(win[key])}, "
-                      f"macro-F1 {_fmt(win['macro_f1'])}" + (f", mAP {_fmt(win['mAP'])}" if multi else "")]
+            m_ap = f", mAP {fmt_estimate(win['mAP'])}" if multi else ""
+            lines += ["", f"Window level (CNN, {win[key]['n']} windows): accuracy {fmt_estimate(win[key])}, "
+                      f"macro-F1 {fmt_estimate(win['macro_f1'])}{m_ap}"]
     cv = metrics.get("cross_validation")
     if cv:
         lines += ["", f"## Grouped-by-artist cross-validation: {cv['n_folds']} folds, {cv['n_tracks']} tracks", "",

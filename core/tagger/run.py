@@ -1,6 +1,6 @@
 """One tagger run: labels and windows from the cache, `SpectrogramCNN` trained on the one loop
 (`core.nn.fit`), window- and track-level predictions, and the evaluation against the majority class and
-linear probes (`core.tagger.report` writes the files).
+linear probes (`core.tagger.report` writes the files, `core.tagger.pipeline` runs it all).
 
 ```python
 result = run_tagger(Path("artifacts/gtzan_mini"), TaggerConfig(target="genre", loss="asl"))
@@ -9,7 +9,6 @@ result = run_tagger(Path("artifacts/gtzan_mini"), TaggerConfig(target="genre", l
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -153,37 +152,6 @@ def predict_windows(model: SpectrogramCNN, fc: FeatureCache, rows: np.ndarray, s
             rs.append(np.asarray(r))
             ss.append(np.asarray(s))
     return WindowPredictions(np.concatenate(probs), np.concatenate(rs), np.concatenate(ss))
-
-
-@dataclass
-class TaggerResult:
-    """What one run produced: the fit, the predictions of every track, where the report went."""
-
-    run_name: str
-    fit: FitResult
-    windows: WindowPredictions
-    out_dir: Path
-    metrics: dict = field(default_factory=dict)
-
-
-def run_tagger(ds_dir: Path, cfg: TaggerConfig, log: Callable[[str], None] = print) -> TaggerResult:
-    """Train, predict every track, evaluate against the references and write `<ds>/tagger/`."""
-    from core.tagger.report import evaluate_run, write_outputs
-
-    data = load_data(Path(ds_dir), cfg)
-    for msg in label_warnings(data.labels):
-        log(f"warning: {msg}")
-    name = cfg.name()
-    model, result, stats = train_model(data, data.splits["train"], data.splits["val"], cfg, name)
-    all_rows = np.arange(len(data.fc.tracks))
-    wp = predict_windows(model, data.fc, all_rows, stats, data.spec, cfg.train.batch_size)
-    metrics = evaluate_run(data, cfg, wp, result)
-    if cfg.cv_folds and cfg.cv_folds > 1:
-        from core.tagger.crossval import cross_validate
-
-        metrics["cross_validation"] = cross_validate(data, cfg, log)
-    out = write_outputs(data, cfg, wp, result, metrics)
-    return TaggerResult(name, result, wp, out, metrics)
 
 
 def label_warnings(labels: LabelSet, limit: int = 30) -> list[str]:
