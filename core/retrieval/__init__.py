@@ -12,7 +12,7 @@
   (numpy), FAISS flat, HNSW, IVF-Flat and IVF-PQ behind one interface
 - `excerpt_encoders`, `ExcerptEncoder` (encoders): every embedding's function of an audio excerpt
 - `RetrievalEvalConfig`, `evaluate_retrieval` (evaluation): the offline excerpt->track protocol and its files
-- `SearchService`, `create_app`, `ServiceConfig` (service): the FastAPI search service
+- `SearchService`, `ServiceConfig`, `ServiceError` (service), `create_app` (api): the FastAPI search service
 """
 
 from core import lazy_exports
@@ -32,5 +32,5 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "VectorIndex": "index", "pin_threads": "index", "KINDS": "index", "recall_vs_exact": "index",
     "excerpt_encoders": "encoders", "ExcerptEncoder": "encoders",
     "RetrievalEvalConfig": "evaluation", "evaluate_retrieval": "evaluation",
-    "SearchService": "service", "create_app": "service", "ServiceConfig": "service",
+    "SearchService": "service", "ServiceConfig": "service", "ServiceError": "service", "create_app": "api",
 })
