@@ -111,6 +111,8 @@ class SearchService:
                                                            f"{self.dim}")
         if not all(math.isfinite(x) for x in v):
             raise ServiceError(422, "non_finite", "'vector' contains NaN or infinite numbers")
+        if max((abs(x) for x in v), default=0.0) > float(np.finfo(np.float32).max):
+            raise ServiceError(422, "non_finite", "'vector' has numbers beyond float32 range")
         arr = np.asarray(v, np.float32)
         if not np.isfinite(arr).all() or float(np.linalg.norm(arr)) == 0.0:
             raise ServiceError(422, "non_finite", "'vector' must be finite in float32 and not all zeros")
