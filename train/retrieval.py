@@ -22,6 +22,11 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--min-crop", type=float, default=d.min_crop_s, help="shortest training crop (seconds)")
     ap.add_argument("--max-crop", type=float, default=d.max_crop_s, help="longest training crop (seconds)")
     ap.add_argument("--pairs", type=int, default=d.pairs_per_epoch, help="pairs per training epoch")
+    ap.add_argument("--whole-second", type=float, default=d.whole_second,
+                    help="chance that the second view of a pair is the whole track")
+    ap.add_argument("--train-splits", default=",".join(d.train_splits),
+                    help="splits whose tracks give training pairs; 'train,val,test' trains on the whole catalog "
+                         "(transductive, like a fingerprinting index; say so when reporting)")
     ap.add_argument("--channels", type=int, default=d.channels, help="width of the encoder")
     ap.add_argument("--dim", type=int, default=d.dim, help="embedding size")
     ap.add_argument("--temperature", type=float, default=d.temperature, help="NT-Xent temperature")
@@ -56,7 +61,9 @@ def config_from_args(args: argparse.Namespace) -> RetrievalConfig:
                         max_steps_per_epoch=args.max_steps, max_wall_s=args.max_minutes * 60 or None,
                         num_threads=args.threads, tensorboard=not args.no_tensorboard, progress=not args.quiet)
     return RetrievalConfig(input=args.input, min_crop_s=args.min_crop, max_crop_s=args.max_crop,
-                           pairs_per_epoch=args.pairs, channels=args.channels, dim=args.dim,
+                           pairs_per_epoch=args.pairs, whole_second=args.whole_second,
+                           train_splits=tuple(x.strip() for x in args.train_splits.split(",") if x.strip()),
+                           channels=args.channels, dim=args.dim,
                            temperature=args.temperature, index_kinds=kinds, train=train)
 
 

@@ -48,12 +48,12 @@ class IndexParams:
 
     hnsw_m: int = 32
     ef_construction: int = 80
-    ef_search: int = 64
+    ef_search: int = 128
     nlist: int | None = None  # IVF cells; None = about 4 * sqrt(n)
     nprobe: int = 16
     pq_m: int = 16  # sub-quantisers of IVF-PQ (dim must be divisible)
     pq_bits: int = 8
-    train_size: int = 100_000  # vectors used to train IVF quantisers
+    train_size: int = 50_000  # vectors used to train IVF quantisers
 
     def cells(self, n: int) -> int:
         """Number of IVF cells for n vectors (at most n // 39 so every cell gets training points)."""

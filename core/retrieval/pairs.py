@@ -73,6 +73,7 @@ class PairConfig:
     pairs_per_epoch: int = 1024
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     mel_domain: bool = True  # dB noise/gain only make sense on log-mels
+    whole_second: float = 0.5  # chance that view b is the whole track (as the corpus side is embedded)
     seed: int = 0
 
 
@@ -114,8 +115,10 @@ class PairDataset(Dataset):
         total = x.shape[1]
         views = []
         first_start = None
-        for _ in range(2):
+        for v in range(2):
             length = int(min(total, rng.integers(self.cfg.min_len, self.cfg.max_len + 1)))
+            if v == 1 and rng.random() < self.cfg.whole_second:
+                length = total
             start = int(rng.integers(0, total - length + 1))
             if first_start is not None and total - length > 0 and start == first_start:
                 shift = int(rng.integers(1, self.cfg.augment.max_shift_frames + 1))

@@ -26,6 +26,8 @@ class RetrievalConfig:
     min_crop_s: float = 2.5
     max_crop_s: float = 5.0
     pairs_per_epoch: int = 1024
+    whole_second: float = 0.5  # chance that the second view is the whole track
+    train_splits: tuple[str, ...] = ("train",)  # ("train", "val", "test") = transductive: the whole catalog
     channels: int = 128
     dim: int = 128
     temperature: float = 0.1
@@ -85,9 +87,10 @@ def _loaders(source, fc, rc: RetrievalConfig, steps_per_s: float, mel_domain: bo
 
     pc = PairConfig(min_len=max(4, int(round(rc.min_crop_s * steps_per_s))),
                     max_len=max(4, int(round(rc.max_crop_s * steps_per_s))), pairs_per_epoch=rc.pairs_per_epoch,
-                    augment=rc.augment, mel_domain=mel_domain, seed=rc.train.seed)
+                    augment=rc.augment, mel_domain=mel_domain, seed=rc.train.seed, whole_second=rc.whole_second)
     floor = fc.config.top_db_floor
-    train = PairDataset(source, fc.split_rows("train"), pc, mean, std, floor)
+    rows = np.concatenate([fc.split_rows(s) for s in rc.train_splits])
+    train = PairDataset(source, rows, pc, mean, std, floor)
     val_rows = fc.split_rows("val")
     if len(val_rows) == 0:
         raise ValueError("no validation tracks; early stopping needs a val split")
@@ -145,7 +148,9 @@ def run_retrieval(ds_dir: Path | str, rc: RetrievalConfig) -> RetrievalRun:
     model = build_model(rc, len(mean))
     name = rc.name()
     extra = {"input": rc.input, "mean": mean.tolist(), "std": std.tolist(), "audio_config": asdict(fc.config),
-             "dataset": ds_dir.name, "pairs": {"min_len": pc.min_len, "max_len": pc.max_len}}
+             "dataset": ds_dir.name, "pairs": {"min_len": pc.min_len, "max_len": pc.max_len,
+                                               "whole_second": pc.whole_second},
+             "train_splits": list(rc.train_splits)}
     tcfg = TrainConfig(**{**asdict(rc.train), "run_name": name, "out_dir": ds_dir, "extra": extra})
     res = fit(model, train_dl, val_dl, tcfg)
     embedder = Embedder(model.eval(), rc.input, mean, std, fc.config, str(res.best_checkpoint))
@@ -157,7 +162,8 @@ def run_retrieval(ds_dir: Path | str, rc: RetrievalConfig) -> RetrievalRun:
     path = write_embedding(ds_dir, name, emb, {
         "family": "contrastive", "checkpoint": str(res.best_checkpoint), "pooling": "attention+mean (learned)",
         "config": {"model": model.config(), "input": rc.input}, "standardised_on": "none (L2-normalised)",
-        "missing_rows": missing, "input": rc.input})
+        "missing_rows": missing, "input": rc.input,
+        "trained_on": list(rc.train_splits)})
     indexes = build_indexes(ds_dir, name, emb, rc.index_kinds, rc.index)
     row = _run_row(name, rc, model, res, embed_s)
     from core.nn.experiments import append_run
@@ -171,7 +177,8 @@ def _run_row(name: str, rc: RetrievalConfig, model, res, embed_s: float) -> dict
     last = res.history[-1] if res.history else {}
     return {"date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"), "run": name, "model": type(model).__name__,
             "objective": "nt_xent", "params": model.n_parameters(), "latent": rc.dim, "input": rc.input,
-            "epochs": res.epochs, "best_epoch": res.best_epoch, "stopped": res.stopped_reason,
+            "train_splits": "+".join(rc.train_splits), "epochs": res.epochs, "best_epoch": res.best_epoch,
+            "stopped": res.stopped_reason,
             "best_train_loss": round(res.best_train_loss, 5), "best_val_loss": round(res.best_val_loss, 5),
             "val_pair_top1": round(float(last.get("val_pair_top1", float("nan"))), 4),
             "wall_s": round(res.wall_s, 1), "embed_s": round(embed_s, 1), "seed": rc.train.seed}
