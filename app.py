@@ -85,5 +85,7 @@ PAGES = [
     st.Page("pages/4_Latent_map.py", title="Latent map", icon=":material/scatter_plot:", url_path="Latent_map"),
     st.Page("pages/5_Reconstructions.py", title="Reconstructions", icon=":material/graphic_eq:",
             url_path="Reconstructions"),
+    st.Page("pages/8_Search_by_excerpt.py", title="Search by excerpt", icon=":material/manage_search:",
+            url_path="Search_by_excerpt"),
 ]
 st.navigation(PAGES).run()
