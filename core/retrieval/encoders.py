@@ -6,8 +6,9 @@ decoded audio excerpt to a vector in the same space, so every embedding is searc
 - retrieval_* (family contrastive, mels input): the trained `Embedder` on the excerpt's log-mel
 - autoencoders: the excerpt's log-mel cut into the model's windows, encoded, pooled like the
   track embedding, standardised with the train statistics of the re-embedded corpus
-- anything else (pretrained encoders, frames embedders): needs the encoder on raw audio; reported as
-  skipped with the reason unless a frame function is given
+- pretrained_* (family pretrained): the frozen encoder (`core.encoders.registry.load_encoder`, where present)
+  on the decoded excerpt; the corpus is re-embedded the same way and standardised on the train split
+- anything else (frames embedders, unknown families): reported as skipped with the reason
 """
 
 from __future__ import annotations
@@ -108,6 +109,44 @@ def autoencoder_encoder(ds_dir: Path, name: str, meta: dict, fc) -> ExcerptEncod
                           note="corpus re-embedded from the checkpoint")
 
 
+def pretrained_encoder(name: str, meta: dict, fc) -> ExcerptEncoder:
+    """A pretrained encoder's embedding (h10a's `core.encoders.registry.load_encoder`): corpus re-embedded from
+    the decoded tracks and standardised on the train split like the stored one; excerpts embedded the same way."""
+    import importlib
+
+    import soxr
+
+    from core.audio.decode import load_audio
+
+    try:
+        registry = importlib.import_module("core.encoders.registry")
+        enc = registry.load_encoder(meta.get("encoder") or name.removeprefix("pretrained_"))
+    except Exception as e:  # API absent in this branch, unknown encoder, missing weights
+        raise Skipped(f"{name}: the pretrained encoder's audio API is not usable here ({type(e).__name__}: {e})"
+                      ) from None
+    sr = fc.config.sample_rate
+
+    def raw(audio: np.ndarray) -> np.ndarray:
+        y = audio if enc.sample_rate == sr else soxr.resample(audio, sr, enc.sample_rate)
+        return np.asarray(enc.embed(np.asarray(y, np.float32)), np.float64)
+
+    vecs = []
+    for path in fc.tracks["path"]:
+        try:
+            vecs.append(raw(load_audio(path, fc.config)))
+        except Exception as e:
+            raise Skipped(f"{name}: cannot re-embed corpus track {path} ({e})") from None
+    corpus = np.stack(vecs)
+    train = fc.split_rows("train")
+    mean, std = _train_standardiser(corpus, train if len(train) else np.arange(len(corpus)))
+
+    def encode(audio: np.ndarray) -> np.ndarray:
+        return ((raw(audio) - mean) / std).astype(np.float32)
+
+    return ExcerptEncoder(name, "pretrained", ((corpus - mean) / std).astype(np.float32), encode,
+                          note="corpus re-embedded from the decoded tracks")
+
+
 def excerpt_encoders(ds_dir: Path, fc, names: list[str] | None = None) -> tuple[list[ExcerptEncoder], dict[str, str]]:
     """Every embedding of the dataset that can embed an audio excerpt, and {name: reason} for the rest."""
     from core.recommend.embeddings import list_embeddings
@@ -135,5 +174,6 @@ def _one_encoder(ds_dir: Path, name: str, fc) -> ExcerptEncoder:
         return contrastive_encoder(ds_dir, name, meta)
     if family == "autoencoder" or (not family and str(meta.get("checkpoint", "")).endswith(".pt")):
         return autoencoder_encoder(ds_dir, name, meta, fc)
-    raise Skipped(f"{name} (family {family or 'unknown'}): no function of raw audio available to embed an "
-                  "excerpt (the pretrained encoders' audio API is not in this branch)")
+    if family == "pretrained":
+        return pretrained_encoder(name, meta, fc)
+    raise Skipped(f"{name} (family {family or 'unknown'}): no function of raw audio available to embed an excerpt")
