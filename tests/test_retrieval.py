@@ -176,3 +176,29 @@ def test_cli_errors_and_help(tmp_path, capsys):
     assert retrieval_eval.main(["--data", str(tmp_path)]) == 2
     assert serve.main(["--data", str(tmp_path)]) == 2
     assert not any(tmp_path.iterdir())
+
+
+def test_frames_input_trains_on_a_frame_store(demo_dir, tmp_path):
+    """--input frames:<encoder> reads a frames-contract store (here frames derived from the real demo mels:
+    band energies every 4 cache frames, standing in for an encoder's output)."""
+    from core.audio.cache import FeatureCache
+    from core.encoders.frames import FrameInfo, write_frames
+    from core.recommend.embeddings import load_embedding
+    from core.retrieval.pairs import TrackMels
+    from train import retrieval
+
+    ds = tmp_path / "demo"
+    shutil.copytree(demo_dir, ds)
+    fc = FeatureCache.open(ds)
+    mels = TrackMels(fc)
+    hop = 4 * fc.config.hop_length / fc.config.sample_rate
+    per_row = {r: mels.of_row(r)[:, : mels.of_row(r).shape[1] // 4 * 4].reshape(32, 4, -1, 4).mean((1, 3)).T
+               for r in range(len(fc.tracks))}
+    write_frames(ds, "melbands", per_row, fc.tracks["track_id"].tolist(),
+                 FrameInfo(encoder="melbands", dim=32, sample_rate=fc.config.sample_rate, hop_s=hop))
+    assert retrieval.main(["--data", str(ds), "--input", "frames:melbands", "--epochs", "1", "--max-steps", "2",
+                           "--pairs", "16", "--batch-size", "8", "--channels", "16", "--dim", "16", "--indexes",
+                           "exact", "--no-tensorboard", "--quiet"]) == 0
+    emb, meta = load_embedding(ds, "retrieval_frames_melbands")
+    assert emb.shape == (len(fc.tracks), 16) and meta["input"] == "frames:melbands"
+    assert retrieval.main(["--data", str(ds), "--input", "frames:nope", "--quiet"]) == 2
