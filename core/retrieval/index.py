@@ -103,6 +103,7 @@ class ExactIndex(VectorIndex):
     """Brute-force cosine search with numpy (one matrix product, argpartition)."""
 
     kind = "exact"
+    max_scores = 32_000_000  # score-matrix cells per block (128 MB of float32)
 
     def __init__(self, dim: int, params: IndexParams | None = None) -> None:
         super().__init__(dim, params)
@@ -126,12 +127,14 @@ class ExactIndex(VectorIndex):
         scores = np.full((len(q), k), -np.inf, np.float32)
         if kk == 0:
             return ids, scores
-        s = q @ self.vectors.T
-        part = np.argpartition(-s, kk - 1, axis=1)[:, :kk] if kk < n else np.tile(np.arange(n), (len(q), 1))
-        ps = np.take_along_axis(s, part, 1)
-        order = np.argsort(-ps, axis=1, kind="stable")
-        ids[:, :kk] = np.take_along_axis(part, order, 1)
-        scores[:, :kk] = np.take_along_axis(ps, order, 1)
+        step = max(1, int(self.max_scores // max(n, 1)))  # bound the [q, n] score block's memory
+        for a in range(0, len(q), step):
+            s = q[a:a + step] @ self.vectors.T
+            part = np.argpartition(-s, kk - 1, axis=1)[:, :kk] if kk < n else np.tile(np.arange(n), (len(s), 1))
+            ps = np.take_along_axis(s, part, 1)
+            order = np.argsort(-ps, axis=1, kind="stable")
+            ids[a:a + step, :kk] = np.take_along_axis(part, order, 1)
+            scores[a:a + step, :kk] = np.take_along_axis(ps, order, 1)
         return ids, scores
 
     def save(self, path: Path | str) -> Path:
