@@ -109,5 +109,7 @@ PAGES = [
             url_path="Reconstructions"),
     st.Page("pages/6_Text_search.py", title="Text search", icon=":material/manage_search:", url_path="Text_search"),
     st.Page("pages/7_Genre_tagger.py", title="Genre tagger", icon=":material/label:", url_path="Genre_tagger"),
+    st.Page("pages/8_Search_by_excerpt.py", title="Search by excerpt", icon=":material/manage_search:",
+            url_path="Search_by_excerpt"),
 ]
 st.navigation(PAGES).run()

@@ -55,12 +55,12 @@ else:
     if encoded.truncated:
         st.warning(encoded.message)
     rows, scores = index.search(encoded.vector, k)
-    st.subheader(f"Top {len(rows)} for “{query.strip()[:80]}”")
+    st.subheader(f"Top {len(rows)} for “{aw.esc(query.strip()[:80])}”")
     for rank, (r, s) in enumerate(zip(rows, scores), start=1):
         rec = tracks.iloc[int(r)]
         caps = index.captions_of(int(r))
         with st.container(border=True):
-            st.markdown(f"**{rank}. {rec['title']}**  \n{aw.meta_line(f'cos {s:.3f}', rec['genre'], rec['split'])}"
+            st.markdown(f"**{rank}. {aw.esc(rec['title'])}**  \n{aw.meta_line(f'cos {s:.3f}', rec['genre'], rec['split'])}"
                         f"  \n*{(caps[0] if caps else rec['tags'].replace('|', ', ') or '—')[:300]}*")
             aw.play(rec["path"], ds_dir, rec["title"])
 
@@ -70,7 +70,7 @@ row = aw.pick_query(tracks, ds_dir, "ts_track")
 chosen = tracks.iloc[row]
 c1, c2 = st.columns([2, 3])
 with c1:
-    st.markdown(f"**{chosen['title']}**  \n{aw.meta_line(chosen['genre'], chosen['split'])}")
+    st.markdown(f"**{aw.esc(chosen['title'])}**  \n{aw.meta_line(chosen['genre'], chosen['split'])}")
     aw.play(chosen["path"], ds_dir, chosen["title"])
 with c2:
     st.dataframe(index.nearest_captions(row, 5), hide_index=True, width="stretch")

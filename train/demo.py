@@ -16,7 +16,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from train import autoencoders, clap, evaluate, latent_sizes, maps, prepare, tagger
+from train import autoencoders, clap, evaluate, latent_sizes, maps, prepare, retrieval, tagger
 
 
 def demo_steps(args: argparse.Namespace) -> list[tuple[str, Callable[[], int]]]:
@@ -35,6 +35,7 @@ def demo_steps(args: argparse.Namespace) -> list[tuple[str, Callable[[], int]]]:
         ("maps", lambda: maps.demo_step(Path(out), args.quiet)),
         ("text search", lambda: clap.demo_step(Path(out), args.quiet)),
         ("genre tagger", lambda: tagger.demo_step(Path(out), args.quiet)),
+        ("search by excerpt", lambda: retrieval.demo_step(Path(out), args.quiet)),
     ]
 
 

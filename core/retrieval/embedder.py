@@ -1,0 +1,89 @@
+"""`Embedder`: a trained retrieval model with everything needed to embed new input the way it was trained
+(input kind, per-channel standardisation, the cache's AudioConfig): log-mels, raw audio or encoder frames."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from core.audio.config import AudioConfig
+from core.retrieval.models import embedder_from_config
+
+
+@dataclass
+class Embedder:
+    """A trained embedder ready for inference (eval mode, no gradients)."""
+
+    model: torch.nn.Module
+    input: str  # "mels" or "frames:<encoder>"
+    mean: np.ndarray
+    std: np.ndarray
+    audio: AudioConfig
+    checkpoint: str = ""
+    batch_frames: int = 20_000  # padded steps per forward pass when embedding many tracks
+
+    @classmethod
+    def from_checkpoint(cls, path: Path | str) -> Embedder:
+        """Rebuild from a `best.pt` written by train.retrieval (torch.load with weights_only=True)."""
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"no retrieval checkpoint at {path}; run `python -m train.retrieval` first")
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        model = embedder_from_config(ckpt["model_config"])
+        model.load_state_dict(ckpt["state_dict"])
+        model.eval()
+        ex: dict[str, Any] = ckpt["extra"]
+        return cls(model, ex["input"], np.asarray(ex["mean"], np.float32), np.asarray(ex["std"], np.float32),
+                   AudioConfig(**ex["audio_config"]), str(path))
+
+    @property
+    def dim(self) -> int:
+        """Embedding size."""
+        return int(self.model.config()["kwargs"]["dim"])
+
+    def _standardise(self, x: np.ndarray) -> torch.Tensor:
+        """[C, T] -> standardised float32 tensor."""
+        return torch.from_numpy(((np.asarray(x, np.float32) - self.mean[:, None]) / self.std[:, None]).astype(
+            np.float32))
+
+    def embed_many(self, crops: list[np.ndarray]) -> np.ndarray:
+        """Embeddings [n, d] of channel-first inputs [C, T_i] (mel dB or frames), batched by padded size."""
+        from core.retrieval.pairs import pad_batch
+
+        out = np.zeros((len(crops), self.dim), np.float32)
+        order = np.argsort([c.shape[1] for c in crops])
+        i = 0
+        with torch.no_grad():
+            while i < len(order):
+                j = i + 1
+                while j < len(order) and (j - i + 1) * crops[order[j]].shape[1] <= self.batch_frames:
+                    j += 1
+                idx = order[i:j]
+                x, mask = pad_batch([self._standardise(crops[t]) for t in idx])
+                out[idx] = self.model.embed(x, mask).numpy()
+                i = j
+        return out
+
+    def embed_mel(self, mel_db: np.ndarray) -> np.ndarray:
+        """Embedding [d] of one log-mel [n_mels, T] in dB."""
+        if not self.input.startswith("mels"):
+            raise ValueError(f"this embedder reads {self.input}, not log-mels")
+        return self.embed_many([mel_db])[0]
+
+    def embed_audio(self, audio: np.ndarray) -> np.ndarray:
+        """Embedding [d] of a mono waveform at `self.audio.sample_rate` (mels embedders only)."""
+        from core.audio.features import log_mel
+
+        if not self.input.startswith("mels"):
+            raise ValueError(f"embedding raw audio needs the {self.input} encoder; only mels embedders do it here")
+        return self.embed_mel(log_mel(np.asarray(audio, np.float32), self.audio))
+
+    def embed_frames(self, frames: np.ndarray) -> np.ndarray:
+        """Embedding [d] of pretrained frames [T, D] (frames embedders only)."""
+        if not self.input.startswith("frames:"):
+            raise ValueError(f"this embedder reads {self.input}, not encoder frames")
+        return self.embed_many([np.asarray(frames, np.float32).T])[0]

@@ -1,0 +1,179 @@
+"""Excerpt encoders: for each embedding of a dataset, its corpus matrix and the function that maps a
+decoded audio excerpt to a vector in the same space, so every embedding is searched under one protocol.
+
+- baseline: the classic features of the excerpt recomputed with `core.audio.features.analyze`,
+  standardised with the train split's statistics (as baseline.npy is)
+- retrieval_* (family contrastive, mels input): the trained `Embedder` on the excerpt's log-mel
+- autoencoders: the excerpt's log-mel cut into the model's windows, encoded, pooled like the
+  track embedding, standardised with the train statistics of the re-embedded corpus
+- pretrained_* (family pretrained): the frozen encoder (`core.encoders.registry.load_encoder`, where present)
+  on the decoded excerpt; the corpus is re-embedded the same way and standardised on the train split
+- anything else (frames embedders, unknown families): reported as skipped with the reason
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from core.recommend.embeddings import load_embedding
+
+
+@dataclass
+class ExcerptEncoder:
+    """One embedding under evaluation: corpus [n, d] and audio excerpt -> [d]."""
+
+    name: str
+    family: str
+    corpus: np.ndarray
+    encode: Callable[[np.ndarray], np.ndarray]
+    note: str = ""
+
+
+class Skipped(Exception):
+    """This embedding cannot embed an audio excerpt here (the message says why)."""
+
+
+def _train_standardiser(raw: np.ndarray, train_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and std (std >= 1e-8) of the train rows, as core.recommend.embeddings.standardise."""
+    fit = np.asarray(raw, np.float64)[train_rows]
+    fit = fit[np.isfinite(fit).all(1)]
+    std = fit.std(0)
+    return fit.mean(0), np.where(std < 1e-8, 1.0, std)
+
+
+def baseline_encoder(fc) -> ExcerptEncoder:
+    """The classic baseline: corpus = standardised cached features; excerpt = analyze() of the excerpt."""
+    from core.audio.features import analyze
+
+    raw = np.nan_to_num(np.asarray(fc.baseline, np.float64))
+    train = fc.split_rows("train")
+    mean, std = _train_standardiser(raw, train if len(train) else np.arange(len(raw)))
+    cfg = fc.config
+
+    def encode(audio: np.ndarray) -> np.ndarray:
+        return ((np.nan_to_num(analyze(audio, cfg)[1].astype(np.float64)) - mean) / std).astype(np.float32)
+
+    return ExcerptEncoder("baseline", "classic", ((raw - mean) / std).astype(np.float32), encode)
+
+
+def contrastive_encoder(ds_dir: Path, name: str, meta: dict) -> ExcerptEncoder:
+    """A retrieval_* embedding: its stored corpus and its checkpoint's Embedder."""
+    from core.retrieval.embedder import Embedder
+
+    corpus, _ = load_embedding(ds_dir, name)
+    emb = Embedder.from_checkpoint(meta.get("checkpoint", ""))
+    if not emb.input.startswith("mels"):
+        raise Skipped(f"{name} reads {emb.input}; embedding an audio excerpt needs that encoder's audio API")
+    return ExcerptEncoder(name, "contrastive", corpus, emb.embed_audio)
+
+
+def autoencoder_encoder(ds_dir: Path, name: str, meta: dict, fc) -> ExcerptEncoder:
+    """An autoencoder embedding: re-embed the corpus with its checkpoint and encode excerpts the same way."""
+    import torch
+
+    from core.audio.features import log_mel
+    from core.recommend.autoencoders import model_from_config
+    from core.recommend.embeddings import embed_tracks
+    from core.recommend.windows import MelStats, window_starts
+
+    path = Path(meta.get("checkpoint", ""))
+    if not path.is_file():
+        raise Skipped(f"{name}: checkpoint {path} not found")
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    model = model_from_config(ckpt["model_config"])
+    model.load_state_dict(ckpt["state_dict"])
+    model.eval()
+    ex = ckpt.get("extra", {})
+    stats, window = MelStats.from_dict(ex["mel_stats"]), int(ex["window"])
+    hop, pooling = int(ex.get("embed_hop", window)), meta.get("pooling", "mean")
+    raw = embed_tracks(model, fc, stats, window, hop, poolings=(pooling,))[pooling]
+    train = fc.split_rows("train")
+    mean, std = _train_standardiser(raw, train if len(train) else np.arange(len(raw)))
+    cfg = fc.config
+
+    def encode(audio: np.ndarray) -> np.ndarray:
+        x = stats.apply(log_mel(audio, cfg))
+        if x.shape[1] < window:
+            x = np.pad(x, ((0, 0), (0, window - x.shape[1])))
+        wins = np.stack([x[:, s:s + window] for s in window_starts(x.shape[1], window, hop)])
+        with torch.no_grad():
+            z = model.encode(torch.from_numpy(wins)).float().numpy()
+        v = z.mean(0) if pooling == "mean" else np.concatenate([z.mean(0), z.std(0)])
+        return ((v - mean) / std).astype(np.float32)
+
+    return ExcerptEncoder(name, "autoencoder", ((raw - mean) / std).astype(np.float32), encode,
+                          note="corpus re-embedded from the checkpoint")
+
+
+def pretrained_encoder(name: str, meta: dict, fc) -> ExcerptEncoder:
+    """A pretrained encoder's embedding (h10a's `core.encoders.registry.load_encoder`): corpus re-embedded from
+    the decoded tracks and standardised on the train split like the stored one; excerpts embedded the same way."""
+    import importlib
+
+    import soxr
+
+    from core.audio.decode import load_audio
+
+    try:
+        registry = importlib.import_module("core.encoders.registry")
+        enc = registry.load_encoder(meta.get("encoder") or name.removeprefix("pretrained_"))
+    except Exception as e:  # API absent in this branch, unknown encoder, missing weights
+        raise Skipped(f"{name}: the pretrained encoder's audio API is not usable here ({type(e).__name__}: {e})"
+                      ) from None
+    sr = fc.config.sample_rate
+
+    def raw(audio: np.ndarray) -> np.ndarray:
+        y = audio if enc.sample_rate == sr else soxr.resample(audio, sr, enc.sample_rate)
+        return np.asarray(enc.embed(np.asarray(y, np.float32)), np.float64)
+
+    vecs = []
+    for path in fc.tracks["path"]:
+        try:
+            vecs.append(raw(load_audio(path, fc.config)))
+        except Exception as e:
+            raise Skipped(f"{name}: cannot re-embed corpus track {path} ({e})") from None
+    corpus = np.stack(vecs)
+    train = fc.split_rows("train")
+    mean, std = _train_standardiser(corpus, train if len(train) else np.arange(len(corpus)))
+
+    def encode(audio: np.ndarray) -> np.ndarray:
+        return ((raw(audio) - mean) / std).astype(np.float32)
+
+    return ExcerptEncoder(name, "pretrained", ((corpus - mean) / std).astype(np.float32), encode,
+                          note="corpus re-embedded from the decoded tracks")
+
+
+def excerpt_encoders(ds_dir: Path, fc, names: list[str] | None = None) -> tuple[list[ExcerptEncoder], dict[str, str]]:
+    """Every embedding of the dataset that can embed an audio excerpt, and {name: reason} for the rest."""
+    from core.recommend.embeddings import list_embeddings
+
+    ds_dir = Path(ds_dir)
+    names = names or sorted(set(list_embeddings(ds_dir)) | {"baseline"})
+    out, skipped = [], {}
+    for name in names:
+        try:
+            out.append(_one_encoder(ds_dir, name, fc))
+        except Skipped as e:
+            skipped[name] = str(e)
+        except (FileNotFoundError, KeyError, ValueError, RuntimeError) as e:
+            skipped[name] = f"{name}: cannot be loaded ({type(e).__name__}: {e})"
+    return out, skipped
+
+
+def _one_encoder(ds_dir: Path, name: str, fc) -> ExcerptEncoder:
+    """The excerpt encoder of one embedding by its family (Skipped when it has none)."""
+    if name == "baseline":
+        return baseline_encoder(fc)
+    _, meta = load_embedding(ds_dir, name)
+    family = meta.get("family", "")
+    if family == "contrastive" or name.startswith("retrieval_"):
+        return contrastive_encoder(ds_dir, name, meta)
+    if family == "autoencoder" or (not family and str(meta.get("checkpoint", "")).endswith(".pt")):
+        return autoencoder_encoder(ds_dir, name, meta, fc)
+    if family == "pretrained":
+        return pretrained_encoder(name, meta, fc)
+    raise Skipped(f"{name} (family {family or 'unknown'}): no function of raw audio available to embed an excerpt")

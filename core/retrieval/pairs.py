@@ -1,0 +1,146 @@
+"""Contrastive pairs over the feature cache (or a frame store): two different augmented crops of one track.
+
+Crops have random lengths (variable-length batches are padded, with a boolean mask of valid steps).
+`TrackMels` assembles each track's whole log-mel from its cached segments; `TrackFrames` reads a frame
+store. Both give `of_row(row) -> [steps, channels]`-style arrays so the dataset does not care which.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from core.retrieval.augment import AugmentConfig, mel_augment
+
+
+class TrackMels:
+    """Whole-track log-mels [n_mels, T] (dB, float32) assembled from the cache's segments, kept in RAM."""
+
+    def __init__(self, fc, rows: np.ndarray | list[int] | None = None) -> None:
+        self.fc = fc
+        seg = fc.segments
+        rows = np.arange(len(fc.tracks)) if rows is None else np.asarray(rows)
+        self._cache: dict[int, np.ndarray] = {}
+        by_row = seg.groupby("row")
+        for r in rows:
+            r = int(r)
+            if r not in by_row.groups:
+                continue
+            g = by_row.get_group(r)
+            total = int((g["start_frame"] + g["n_frames"]).max())
+            mel = np.zeros((fc.mels.shape[1], total), np.float32)
+            for s, st, n in zip(g["segment"], g["start_frame"], g["n_frames"]):
+                mel[:, st:st + n] = fc.mels[int(s), :, :n]
+            self._cache[r] = mel
+
+    def of_row(self, row: int) -> np.ndarray:
+        """[n_mels, T] dB of one track (T = 0 if the track has no segments)."""
+        return self._cache.get(int(row), np.zeros((self.fc.mels.shape[1], 0), np.float32))
+
+    @property
+    def rows(self) -> list[int]:
+        """Track rows that have mels."""
+        return sorted(self._cache)
+
+
+class TrackFrames:
+    """Whole-track pretrained frames [dim, T] (float32, channels first like mels) from a FrameStore."""
+
+    def __init__(self, store, rows: np.ndarray | list[int]) -> None:
+        self.store = store
+        self._cache = {int(r): np.asarray(store.of_row(int(r)), np.float32).T for r in rows}
+        self._cache = {r: v for r, v in self._cache.items() if v.shape[1] > 0}
+
+    def of_row(self, row: int) -> np.ndarray:
+        """[dim, T] of one track."""
+        return self._cache.get(int(row), np.zeros((self.store.info.dim, 0), np.float32))
+
+    @property
+    def rows(self) -> list[int]:
+        """Track rows that have frames."""
+        return sorted(self._cache)
+
+
+@dataclass
+class PairConfig:
+    """Crop lengths (in steps of the input: mel frames or encoder frames) and augmentations."""
+
+    min_len: int = 108
+    max_len: int = 216
+    pairs_per_epoch: int = 1024
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    mel_domain: bool = True  # dB noise/gain only make sense on log-mels
+    whole_second: float = 0.5  # chance that view b is the whole track (as the corpus side is embedded)
+    seed: int = 0
+
+
+class PairDataset(Dataset):
+    """Item i: (view a [C, La], view b [C, Lb], track row), two different crops of one track, each augmented."""
+
+    def __init__(self, source, rows: np.ndarray | list[int], cfg: PairConfig, mean: np.ndarray, std: np.ndarray,
+                 floor_db: float = -100.0, deterministic: bool = False) -> None:
+        self.source, self.cfg = source, cfg
+        self.rows = [int(r) for r in rows if source.of_row(int(r)).shape[1] > 0]
+        if not self.rows:
+            raise ValueError("no tracks with features in this split")
+        self.mean, self.std = np.asarray(mean, np.float32)[:, None], np.asarray(std, np.float32)[:, None]
+        self.floor_db, self.deterministic = floor_db, deterministic
+        self.epoch_rng = np.random.default_rng(cfg.seed)
+
+    def __len__(self) -> int:
+        return len(self.rows) * 4 if self.deterministic else self.cfg.pairs_per_epoch
+
+    def _rng(self, idx: int) -> np.random.Generator:
+        """Fixed per item for validation (same pairs every epoch), fresh otherwise."""
+        if self.deterministic:
+            return np.random.default_rng(self.cfg.seed * 100_003 + idx)
+        return np.random.default_rng(self.epoch_rng.integers(2**63))
+
+    def _crop(self, x: np.ndarray, start: int, length: int, rng: np.random.Generator) -> torch.Tensor:
+        """One crop, augmented and standardised."""
+        c = x[:, start:start + length]
+        if self.cfg.mel_domain:
+            c = mel_augment(c, rng, self.cfg.augment, self.floor_db)
+        else:
+            c = c * np.float32(10 ** (rng.uniform(-1, 1) * 0.1)) + rng.normal(0, 0.1, c.shape).astype(np.float32)
+        return torch.from_numpy(((c - self.mean) / self.std).astype(np.float32))
+
+    def __getitem__(self, idx: int) -> tuple[torch.Tensor, torch.Tensor, int]:
+        rng = self._rng(idx)
+        row = self.rows[idx % len(self.rows)] if self.deterministic else self.rows[int(rng.integers(len(self.rows)))]
+        x = self.source.of_row(row)
+        total = x.shape[1]
+        views = []
+        first_start = None
+        for v in range(2):
+            length = int(min(total, rng.integers(self.cfg.min_len, self.cfg.max_len + 1)))
+            if v == 1 and rng.random() < self.cfg.whole_second:
+                length = total
+            start = int(rng.integers(0, total - length + 1))
+            if first_start is not None and total - length > 0 and start == first_start:
+                shift = int(rng.integers(1, self.cfg.augment.max_shift_frames + 1))
+                start = min(total - length, start + shift) if start + shift <= total - length else max(0, start - shift)
+            first_start = start
+            views.append(self._crop(x, start, length, rng))
+        return views[0], views[1], row
+
+
+def pad_batch(xs: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Stack [C, L_i] tensors into [B, C, max L] (zero padded) and a mask [B, max L] (True = valid)."""
+    c, lmax = xs[0].shape[0], max(int(x.shape[1]) for x in xs)
+    out = torch.zeros(len(xs), c, lmax)
+    mask = torch.zeros(len(xs), lmax, dtype=torch.bool)
+    for i, x in enumerate(xs):
+        out[i, :, : x.shape[1]] = x
+        mask[i, : x.shape[1]] = True
+    return out, mask
+
+
+def collate_pairs(items: list[tuple[torch.Tensor, torch.Tensor, int]]) -> dict[str, torch.Tensor]:
+    """Batch of pairs: {"x": view a [B, C, L], "mask": ..., "x2": view b, "mask2": ..., "rows": [B]}."""
+    a, ma = pad_batch([i[0] for i in items])
+    b, mb = pad_batch([i[1] for i in items])
+    return {"x": a, "mask": ma, "x2": b, "mask2": mb, "rows": torch.tensor([i[2] for i in items])}
