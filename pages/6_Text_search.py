@@ -60,7 +60,8 @@ else:
         rec = tracks.iloc[int(r)]
         caps = index.captions_of(int(r))
         with st.container(border=True):
-            st.markdown(f"**{rank}. {aw.esc(rec['title'])}**  \n{aw.meta_line(f'cos {s:.3f}', rec['genre'], rec['split'])}"
+            line = aw.meta_line(f"cos {s:.3f}", rec["genre"], rec["split"])
+            st.markdown(f"**{rank}. {aw.esc(rec['title'])}**  \n{line}"
                         f"  \n*{(caps[0] if caps else rec['tags'].replace('|', ', ') or '—')[:300]}*")
             aw.play(rec["path"], ds_dir, rec["title"])
 

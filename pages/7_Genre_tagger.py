@@ -131,7 +131,8 @@ with tab_lyrics:
                 try:
                     with st.spinner("Encoding the lyrics ..."):
                         table = tg.predict_lyrics(root, text)
-                    st.success(f"Predicted genre: **{aw.esc(table.loc[0, 'genre'])}** (p = {table.loc[0, 'probability']:.2f})")
+                    best = table.loc[0]
+                    st.success(f"Predicted genre: **{aw.esc(best['genre'])}** (p = {best['probability']:.2f})")
                     st.dataframe(table, hide_index=True)
                 except Exception as exc:
                     st.error(f"The lyrics model could not be applied: {exc}")
