@@ -36,6 +36,12 @@ lint: install-dev
 
 bench: install-dev
 	$(PY) benchmarks/bench_prepare.py
+	$(PY) benchmarks/bench_scale.py
+	$(PY) benchmarks/bench_embed.py
 	$(PY) benchmarks/bench_training.py
 	$(PY) benchmarks/bench_griffinlim.py
+	$(PY) -m benchmarks.bench_clap --data artifacts/demo
+	$(PY) -m benchmarks.bench_tagger --data artifacts/demo
+	$(PY) -m benchmarks.bench_index --sizes 10000,100000
+	$(PY) -m benchmarks.bench_service --data artifacts/demo
 	$(PY) benchmarks/bench_app.py

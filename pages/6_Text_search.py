@@ -62,7 +62,7 @@ else:
         with st.container(border=True):
             line = aw.meta_line(f"cos {s:.3f}", rec["genre"], rec["split"])
             st.markdown(f"**{rank}. {aw.esc(rec['title'])}**  \n{line}"
-                        f"  \n*{(caps[0] if caps else rec['tags'].replace('|', ', ') or '—')[:300]}*")
+                        f"  \n*{aw.esc((caps[0] if caps else rec['tags'].replace('|', ', ') or '—')[:300])}*")
             aw.play(rec["path"], ds_dir, rec["title"])
 
 st.divider()

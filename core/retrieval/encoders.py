@@ -6,7 +6,8 @@ decoded audio excerpt to a vector in the same space, so every embedding is searc
 - retrieval_* (family contrastive, mels input): the trained `Embedder` on the excerpt's log-mel
 - autoencoders: the excerpt's log-mel cut into the model's windows, encoded, pooled like the
   track embedding, standardised with the train statistics of the re-embedded corpus
-- pretrained_* (family pretrained): the frozen encoder (`core.encoders.registry.load_encoder`, where present)
+- pretrained_* (family pretrained): the frozen encoder (`core.encoders.registry.load_encoder`; weights from
+  $WORKBENCH_WEIGHTS)
   on the decoded excerpt; the corpus is re-embedded the same way and standardised on the train split
 - anything else (frames embedders, unknown families): reported as skipped with the reason
 """
@@ -110,18 +111,16 @@ def autoencoder_encoder(ds_dir: Path, name: str, meta: dict, fc) -> ExcerptEncod
 
 
 def pretrained_encoder(name: str, meta: dict, fc) -> ExcerptEncoder:
-    """A pretrained encoder's embedding (h10a's `core.encoders.registry.load_encoder`): corpus re-embedded from
+    """A pretrained encoder's embedding (`core.encoders.registry.load_encoder`): corpus re-embedded from
     the decoded tracks and standardised on the train split like the stored one; excerpts embedded the same way."""
-    import importlib
-
     import soxr
 
     from core.audio.decode import load_audio
+    from core.encoders.registry import load_encoder
 
     try:
-        registry = importlib.import_module("core.encoders.registry")
-        enc = registry.load_encoder(meta.get("encoder") or name.removeprefix("pretrained_"))
-    except Exception as e:  # API absent in this branch, unknown encoder, missing weights
+        enc = load_encoder(meta.get("encoder") or name.removeprefix("pretrained_"))
+    except Exception as e:  # unknown encoder, missing or corrupt weights
         raise Skipped(f"{name}: the pretrained encoder's audio API is not usable here ({type(e).__name__}: {e})"
                       ) from None
     sr = fc.config.sample_rate
