@@ -202,3 +202,15 @@ def test_frames_input_trains_on_a_frame_store(demo_dir, tmp_path):
     emb, meta = load_embedding(ds, "retrieval_frames_melbands")
     assert emb.shape == (len(fc.tracks), 16) and meta["input"] == "frames:melbands"
     assert retrieval.main(["--data", str(ds), "--input", "frames:nope", "--quiet"]) == 2
+
+
+def test_a_copied_dataset_finds_its_embedders_checkpoint(tmp_path):
+    """The sidecar's checkpoint path is relative to where training ran; the copy's own checkpoint wins."""
+    from core.retrieval.encoders import checkpoint_in
+
+    meta = {"checkpoint": "artifacts/elsewhere/checkpoints/retrieval_mels/best.pt"}
+    assert checkpoint_in(tmp_path, "retrieval_mels", meta) == Path(meta["checkpoint"])
+    inside = tmp_path / "checkpoints" / "retrieval_mels" / "best.pt"
+    inside.parent.mkdir(parents=True)
+    inside.write_bytes(b"x")
+    assert checkpoint_in(tmp_path, "retrieval_mels", meta) == inside

@@ -61,12 +61,19 @@ def baseline_encoder(fc) -> ExcerptEncoder:
     return ExcerptEncoder("baseline", "classic", ((raw - mean) / std).astype(np.float32), encode)
 
 
+def checkpoint_in(ds_dir: Path, name: str, meta: dict) -> Path:
+    """The best checkpoint of a trained embedding: `<ds>/checkpoints/<name>/best.pt` (so a copied or moved
+    dataset folder keeps working), else the path its sidecar recorded."""
+    inside = Path(ds_dir) / "checkpoints" / name / "best.pt"
+    return inside if inside.is_file() else Path(meta.get("checkpoint", ""))
+
+
 def contrastive_encoder(ds_dir: Path, name: str, meta: dict) -> ExcerptEncoder:
     """A retrieval_* embedding: its stored corpus and its checkpoint's Embedder."""
     from core.retrieval.embedder import Embedder
 
     corpus, _ = load_embedding(ds_dir, name)
-    emb = Embedder.from_checkpoint(meta.get("checkpoint", ""))
+    emb = Embedder.from_checkpoint(checkpoint_in(ds_dir, name, meta))
     if not emb.input.startswith("mels"):
         raise Skipped(f"{name} reads {emb.input}; embedding an audio excerpt needs that encoder's audio API")
     return ExcerptEncoder(name, "contrastive", corpus, emb.embed_audio)
