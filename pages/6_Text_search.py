@@ -15,14 +15,11 @@ st.caption("A frozen text encoder embeds your words; a projection trained on (cl
            "track's audio embedding into the same space; the closest tracks are listed by cosine.")
 
 root = ad.artifacts_root()
-names = ut.clap_datasets(root)
-if not names:
-    ds_hint = (ad.list_datasets(root) or ["demo"])[0]
-    st.warning("No text-search model (clap/metrics.json with a trained projection) in the artifacts folder. "
-               f"Create one with:\n\n```\n{ut.TRAIN_COMMAND.format(ds=ds_hint)}\n```", icon=":material/warning:")
+picked = aw.pick_dataset_with(ut.clap_datasets(root), "text-search model (clap/metrics.json with a trained "
+                              "projection)", ut.TRAIN_COMMAND, "ts_dataset")
+if picked is None:
     st.stop()
-ds = st.sidebar.selectbox("Dataset", names, key="ts_dataset")
-ds_dir = root / ds
+ds, ds_dir = picked
 runs = ut.search_runs(ds_dir)
 run = st.sidebar.selectbox("Model", list(runs), key="ts_run")
 k = st.sidebar.slider("K (tracks)", 1, 20, 5, key="ts_k")

@@ -18,14 +18,9 @@ st.caption("A small spectrogram CNN over 4-s windows (2-s hop) trained with an a
 root = ad.artifacts_root()
 names = [n for n in ad.list_datasets(root) if tg.has_tagger(root / n)]
 run = None
-if not names:
-    ds_hint = (ad.list_datasets(root) or ["demo"])[0]
-    st.warning("No trained tagger (tagger/metrics.json) in any dataset. Create one with:\n\n"
-               f"```\n{tg.TAGGER_COMMAND.format(ds=ds_hint)}\n```", icon=":material/warning:")
-else:
-    default = st.session_state.get("dataset")
-    ds = st.sidebar.selectbox("Dataset", names, index=names.index(default) if default in names else 0,
-                              key="tagger_dataset")
+picked = aw.pick_dataset_with(names, "trained tagger (tagger/metrics.json)", tg.TAGGER_COMMAND, "tagger_dataset")
+if picked is not None:
+    ds = picked[0]
     run = tg.cached_tagger_run(root / ds)
     if run is None:
         st.error(f"{root / ds / 'tagger'} could not be read; re-run `{tg.TAGGER_COMMAND.format(ds=ds)}`.")

@@ -17,14 +17,11 @@ st.caption("Find this track: a few seconds of audio, embedded by the contrastive
            "searched in the dataset's ANN index.")
 
 root = ad.artifacts_root()
-names = ar.retrieval_datasets(root)
-if not names:
-    ds0 = (ad.list_datasets(root) or ["demo"])[0]
-    st.warning("No trained retrieval embedder (embeddings/retrieval_*.npy) in any dataset. Create one with:\n\n"
-               f"```\n{ar.COMMAND.format(ds=ds0)}\n```", icon=":material/warning:")
+picked = aw.pick_dataset_with(ar.retrieval_datasets(root), "trained retrieval embedder (embeddings/retrieval_*.npy)",
+                              ar.COMMAND, "sbe_dataset")
+if picked is None:
     st.stop()
-ds = st.sidebar.selectbox("Dataset", names, key="sbe_dataset")
-ds_dir = root / ds
+ds, ds_dir = picked
 embedding = st.sidebar.selectbox("Embedding", ar.retrieval_embeddings(ds_dir), key="sbe_embedding")
 kinds = ar.index_kinds(ds_dir, embedding)
 if not kinds:

@@ -61,6 +61,20 @@ def show_missing(kind: str, ds: str = "<dataset>") -> None:
     st.warning(missing_text(kind, ds), icon=":material/warning:")
 
 
+def pick_dataset_with(names: list[str], what: str, command: str, key: str) -> tuple[str, Path] | None:
+    """Sidebar picker among the datasets `names` that hold a system's artifacts; None after a message naming
+    what is missing (`what`) and the command that makes it (`command`, formatted with `ds`) when none does."""
+    root = artifacts_root()
+    if not names:
+        ds_hint = (list_datasets(root) or ["demo"])[0]
+        st.warning(f"No {what} in any dataset. Create one with:\n\n```\n{command.format(ds=ds_hint)}\n```",
+                   icon=":material/warning:")
+        return None
+    default = st.session_state.get("dataset")
+    ds = st.sidebar.selectbox("Dataset", names, index=names.index(default) if default in names else 0, key=key)
+    return ds, root / ds
+
+
 def pick_dataset(key: str, need: str = "embeddings") -> tuple[str, Path] | None:
     """Sidebar dataset picker; shows the missing message and returns None when nothing fits."""
     root = artifacts_root()

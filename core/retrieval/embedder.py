@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from core.audio.config import AudioConfig
+from core.nn.loop import load_model
 from core.retrieval.models import embedder_from_config
 
 
@@ -32,10 +33,7 @@ class Embedder:
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"no retrieval checkpoint at {path}; run `python -m train.retrieval` first")
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-        model = embedder_from_config(ckpt["model_config"])
-        model.load_state_dict(ckpt["state_dict"])
-        model.eval()
+        model, ckpt = load_model(path, embedder_from_config)
         ex: dict[str, Any] = ckpt["extra"]
         return cls(model, ex["input"], np.asarray(ex["mean"], np.float32), np.asarray(ex["std"], np.float32),
                    AudioConfig(**ex["audio_config"]), str(path))

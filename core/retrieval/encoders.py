@@ -84,17 +84,15 @@ def autoencoder_encoder(ds_dir: Path, name: str, meta: dict, fc) -> ExcerptEncod
     import torch
 
     from core.audio.features import log_mel
+    from core.nn.loop import load_model
     from core.recommend.autoencoders import model_from_config
     from core.recommend.embeddings import embed_tracks
     from core.recommend.windows import MelStats, window_starts
 
-    path = Path(meta.get("checkpoint", ""))
+    path = checkpoint_in(ds_dir, name, meta)
     if not path.is_file():
         raise Skipped(f"{name}: checkpoint {path} not found")
-    ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    model = model_from_config(ckpt["model_config"])
-    model.load_state_dict(ckpt["state_dict"])
-    model.eval()
+    model, ckpt = load_model(path, model_from_config)
     ex = ckpt.get("extra", {})
     stats, window = MelStats.from_dict(ex["mel_stats"]), int(ex["window"])
     hop, pooling = int(ex.get("embed_hop", window)), meta.get("pooling", "mean")
