@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.recommend.embeddings import load_embedding
+from core.recommend.embeddings import load_embedding, standardise
 
 
 @dataclass
@@ -38,12 +38,12 @@ class Skipped(Exception):
     """This embedding cannot embed an audio excerpt here (the message says why)."""
 
 
-def _train_standardiser(raw: np.ndarray, train_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and std (std >= 1e-8) of the train rows, as core.recommend.embeddings.standardise."""
-    fit = np.asarray(raw, np.float64)[train_rows]
-    fit = fit[np.isfinite(fit).all(1)]
-    std = fit.std(0)
-    return fit.mean(0), np.where(std < 1e-8, 1.0, std)
+def _train_standardiser(raw: np.ndarray, fc) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and std of the train split's rows (every row when there is no train split), computed by
+    core.recommend.embeddings.standardise, so a corpus matches the stored embedding's standardisation."""
+    train = fc.split_rows("train")
+    _, mean, std = standardise(raw, train if len(train) else np.arange(len(raw)))
+    return mean, std
 
 
 def baseline_encoder(fc) -> ExcerptEncoder:
@@ -51,8 +51,7 @@ def baseline_encoder(fc) -> ExcerptEncoder:
     from core.audio.features import analyze
 
     raw = np.nan_to_num(np.asarray(fc.baseline, np.float64))
-    train = fc.split_rows("train")
-    mean, std = _train_standardiser(raw, train if len(train) else np.arange(len(raw)))
+    mean, std = _train_standardiser(raw, fc)
     cfg = fc.config
 
     def encode(audio: np.ndarray) -> np.ndarray:
@@ -97,8 +96,7 @@ def autoencoder_encoder(ds_dir: Path, name: str, meta: dict, fc) -> ExcerptEncod
     stats, window = MelStats.from_dict(ex["mel_stats"]), int(ex["window"])
     hop, pooling = int(ex.get("embed_hop", window)), meta.get("pooling", "mean")
     raw = embed_tracks(model, fc, stats, window, hop, poolings=(pooling,))[pooling]
-    train = fc.split_rows("train")
-    mean, std = _train_standardiser(raw, train if len(train) else np.arange(len(raw)))
+    mean, std = _train_standardiser(raw, fc)
     cfg = fc.config
 
     def encode(audio: np.ndarray) -> np.ndarray:
@@ -141,8 +139,7 @@ def pretrained_encoder(name: str, meta: dict, fc) -> ExcerptEncoder:
         except Exception as e:
             raise Skipped(f"{name}: cannot re-embed corpus track {path} ({e})") from None
     corpus = np.stack(vecs)
-    train = fc.split_rows("train")
-    mean, std = _train_standardiser(corpus, train if len(train) else np.arange(len(corpus)))
+    mean, std = _train_standardiser(corpus, fc)
 
     def encode(audio: np.ndarray) -> np.ndarray:
         return ((raw(audio) - mean) / std).astype(np.float32)

@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from core.recommend.similarity import l2_normalise
+
 KINDS = ("exact", "flat", "hnsw", "ivf_flat", "ivf_pq")
 
 
@@ -34,12 +36,9 @@ def pin_threads(n: int) -> None:
 
 
 def normalise(x: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit L2 norm as contiguous float32 (zero rows stay zero)."""
-    x = np.ascontiguousarray(np.asarray(x, dtype=np.float32))
-    if x.ndim == 1:
-        x = x[None]
-    n = np.linalg.norm(x, axis=1, keepdims=True)
-    return np.ascontiguousarray(x / np.maximum(n, 1e-12), dtype=np.float32)
+    """Rows scaled to unit L2 norm (core.recommend.similarity.l2_normalise) as the contiguous float32 matrix
+    FAISS wants; a single vector becomes one row."""
+    return np.ascontiguousarray(l2_normalise(np.atleast_2d(np.asarray(x, dtype=np.float32))), dtype=np.float32)
 
 
 @dataclass

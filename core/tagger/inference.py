@@ -1,4 +1,4 @@
-"""A trained tagger applied to new audio: rebuild it from its checkpoint (`torch.load(weights_only=True)`),
+"""A trained tagger applied to new audio: rebuild it from its checkpoint (`core.nn.loop.load_model`, weights only),
 decode and log-mel the file with the checkpoint's own AudioConfig, cut the same windows, average them.
 
 ```python
@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from core.audio.config import AudioConfig
+from core.nn.loop import load_model
 from core.recommend.windows import MelStats
 from core.tagger.model import SpectrogramCNN, model_from_config
 from core.tagger.windows import WindowSpec
@@ -50,10 +51,7 @@ class AudioPrediction:
 
 def load_tagger(checkpoint: Path) -> Tagger:
     """Rebuild a tagger from a `best.pt` written by `core.nn.fit` for a SpectrogramCNN."""
-    ckpt = torch.load(Path(checkpoint), map_location="cpu", weights_only=True)
-    model = model_from_config(ckpt["model_config"])
-    model.load_state_dict(ckpt["state_dict"])
-    model.eval()
+    model, ckpt = load_model(checkpoint, model_from_config)
     extra = ckpt["extra"]
     return Tagger(model, list(extra["classes"]), MelStats.from_dict(extra["mel_stats"]),
                   WindowSpec.from_dict(extra["window"]), AudioConfig(**extra["audio_config"]))

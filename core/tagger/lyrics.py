@@ -24,7 +24,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from core.nn.loop import TrainConfig, fit
+from core.nn.loop import TrainConfig, fit, load_model
 from core.tagger.losses import make_loss
 from core.tagger.model import hit_rate, top1_accuracy
 
@@ -225,8 +225,5 @@ def load_lyrics_model(out: Path) -> LyricsModel:
     if not meta_path.exists():
         raise FileNotFoundError(f"no lyrics model in {out}; run `python -m train.lyrics --csv FILE --out {out}`")
     meta = json.loads(meta_path.read_text())
-    ckpt = torch.load(Path(out) / meta["checkpoint"], map_location="cpu", weights_only=True)
-    head = LyricsHead(**ckpt["model_config"]["kwargs"])
-    head.load_state_dict(ckpt["state_dict"])
-    head.eval()
+    head, _ = load_model(Path(out) / meta["checkpoint"], lambda cfg: LyricsHead(**cfg["kwargs"]))
     return LyricsModel(meta["encoder"], head, list(meta["classes"]))
