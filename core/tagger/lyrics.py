@@ -11,7 +11,6 @@ artists and titles only. Fine-tuning the encoder is not done on CPU (see the REA
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 from collections import Counter
 from collections.abc import Callable
@@ -19,11 +18,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
+from core.audio.catalogs import CatalogError, read_metadata_csv
 from core.nn.loop import TrainConfig, fit, load_model
 from core.tagger.losses import make_loss
 from core.tagger.model import hit_rate, top1_accuracy
@@ -53,24 +52,12 @@ class LyricsData:
         return bool(np.mean(self.artists != "") > 0.5)
 
 
-def _decode(path: Path) -> str:
-    """The file as text; LyricsInputError if it is not UTF-8."""
-    raw = Path(path).read_bytes()
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise LyricsInputError(f"{path} is not UTF-8 text (byte 0x{raw[e.start]:02x} at offset {e.start} cannot be "
-                               "decoded); re-save the CSV as UTF-8") from None
-
-
 def read_lyrics_csv(path: Path) -> LyricsData:
     """Read and check a lyrics CSV (columns text, genre; optional artist, title)."""
-    if not Path(path).is_file():
-        raise LyricsInputError(f"no such file: {path}")
     try:
-        df = pd.read_csv(io.StringIO(_decode(path)), dtype=str, keep_default_na=False)
-    except pd.errors.ParserError as e:
-        raise LyricsInputError(f"{path} is not a readable CSV: {e}") from None
+        df = read_metadata_csv(path, "lyrics CSV")
+    except CatalogError as e:
+        raise LyricsInputError(str(e)) from None
     df.columns = [str(c).strip().lower() for c in df.columns]
     missing = [c for c in REQUIRED if c not in df.columns]
     if missing:

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from core.audio.catalogs import CatalogError, read_metadata_csv
+
 CAPTION_COLUMNS = ["uniq_id", "track_id", "row", "caption", "split"]
 TEMPLATES = ("a {mood} {style} track", "{style} music with a {mood} mood",
              "a piece of {style} music that sounds {mood}")
@@ -54,12 +56,10 @@ def dataset_root(tracks: pd.DataFrame) -> Path | None:
 
 def read_csv_columns(path: Path, required: list[str]) -> pd.DataFrame:
     """A CSV as strings; CaptionError naming the required columns it lacks."""
-    if not Path(path).is_file():
-        raise CaptionError(f"captions file not found: {path}")
     try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise CaptionError(f"{path} is not a readable CSV ({str(exc)[:120]})") from None
+        df = read_metadata_csv(path, "captions CSV")
+    except CatalogError as exc:
+        raise CaptionError(str(exc)) from None
     missing = [c for c in required if c not in df.columns]
     if missing:
         raise CaptionError(f"{path} lacks required column(s): {', '.join(missing)} (has: {', '.join(df.columns)})")
