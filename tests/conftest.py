@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -29,6 +30,16 @@ def shared_data() -> Path:
     if not (SHARED_DATA / "gtzan_mini").is_dir():
         pytest.skip("../shared/data is not present")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def weights_dir() -> Path:
+    """The MIT-licensed encoder weights: ../shared/data/weights (or $WORKBENCH_SHARED_DATA/weights); skips where
+    absent."""
+    d = Path(os.environ.get("WORKBENCH_SHARED_DATA", SHARED_DATA)) / "weights"
+    if not d.is_dir():
+        pytest.skip("../shared/data/weights is not present")
+    return d
 
 
 @pytest.fixture(scope="session")

@@ -32,15 +32,6 @@ def shared_data() -> Path:
 
 
 @pytest.fixture(scope="module")
-def weights_dir(shared_data) -> Path:
-    """../shared/data/weights; skips where absent."""
-    d = shared_data / "weights"
-    if not d.is_dir():
-        pytest.skip("../shared/data/weights is not present")
-    return d
-
-
-@pytest.fixture(scope="module")
 def encoders(weights_dir) -> dict:
     """Every registered encoder, loaded once (1 thread)."""
     torch.set_num_threads(1)

@@ -94,7 +94,11 @@ def test_embedder_ignores_padding_and_is_normalised():
     from core.retrieval.models import FrameEmbedder, MelEmbedder
 
     torch.manual_seed(0)
-    for m, c in ((MelEmbedder(n_mels=16, channels=16, dim=8), 16), (FrameEmbedder(in_dim=12, channels=16, dim=8), 12)):
+    frames = FrameEmbedder(in_dim=12, channels=16, dim=8)
+    with torch.no_grad():  # away from its identity start, so attention and residual take part
+        for p in frames.parameters():
+            p.normal_(0.0, 0.5)
+    for m, c in ((MelEmbedder(n_mels=16, channels=16, dim=8), 16), (frames, 12)):
         m.eval()
         x = torch.randn(2, c, 40)
         mask = torch.ones(2, 40, dtype=torch.bool)
@@ -163,6 +167,24 @@ def test_eval_cli_writes_metrics_schema(trained_demo):
     assert (trained_demo / "retrieval" / "report.md").read_text().startswith("# Excerpt -> track retrieval")
 
 
+def test_eval_embeds_excerpts_with_an_autoencoder(trained_demo, tmp_path):
+    """An autoencoder embedding is evaluated under the same protocol: its corpus re-embedded from the
+    checkpoint and each excerpt cut into the model's windows and pooled the way its sidecar says."""
+    from core.recommend.embeddings import list_embeddings
+    from train import autoencoders, retrieval_eval
+
+    ds = tmp_path / "demo"
+    shutil.copytree(trained_demo, ds)
+    assert autoencoders.main(["--data", str(ds), "--models", "dense", "--epochs", "1", "--max-steps", "2",
+                              "--pooling", "meanstd", "--quiet"]) == 0
+    ae = next(n for n in list_embeddings(ds) if n.startswith("dense"))
+    assert retrieval_eval.main(["--data", str(ds), "--splits", "test", "--names", ae, "--excerpt", "3",
+                                "--boot", "20"]) == 0
+    m = json.loads((ds / "retrieval" / "metrics.json").read_text())
+    assert m["skipped"] == {} and m["exact"][ae]["family"] == "autoencoder"
+    assert 0 <= m["exact"][ae]["R@1"] <= m["exact"][ae]["R@10"] <= 1
+
+
 def test_cli_errors_and_help(tmp_path, capsys):
     from train import retrieval, retrieval_eval, serve
 
@@ -173,12 +195,15 @@ def test_cli_errors_and_help(tmp_path, capsys):
     assert retrieval.main(["--data", str(tmp_path)]) == 2
     assert "no feature cache" in capsys.readouterr().err
     assert retrieval.main(["--data", str(tmp_path), "--input", "words"]) == 2
+    for bad in (["--views", "1"], ["--views", "-2"], ["--view-seconds", "5,2"]):
+        assert retrieval.main(["--data", str(tmp_path), "--input", "frames:x", *bad]) == 2
+        assert "--views 0 or at least 2" in capsys.readouterr().err
     assert retrieval_eval.main(["--data", str(tmp_path)]) == 2
     assert serve.main(["--data", str(tmp_path)]) == 2
     assert not any(tmp_path.iterdir())
 
 
-def test_frames_input_trains_on_a_frame_store(demo_dir, tmp_path):
+def test_frames_input_trains_on_a_frame_store(demo_dir, tmp_path, capsys):
     """--input frames:<encoder> reads a frames-contract store (here frames derived from the real demo mels:
     band energies every 4 cache frames, standing in for an encoder's output)."""
     from core.audio.cache import FeatureCache
@@ -196,9 +221,12 @@ def test_frames_input_trains_on_a_frame_store(demo_dir, tmp_path):
                for r in range(len(fc.tracks))}
     write_frames(ds, "melbands", per_row, fc.tracks["track_id"].tolist(),
                  FrameInfo(encoder="melbands", dim=32, sample_rate=fc.config.sample_rate, hop_s=hop))
-    assert retrieval.main(["--data", str(ds), "--input", "frames:melbands", "--epochs", "1", "--max-steps", "2",
-                           "--pairs", "16", "--batch-size", "8", "--channels", "16", "--dim", "16", "--indexes",
-                           "exact", "--no-tensorboard", "--quiet"]) == 0
+    flags = ["--data", str(ds), "--input", "frames:melbands", "--epochs", "1", "--max-steps", "2", "--pairs", "16",
+             "--batch-size", "8", "--channels", "16", "--dim", "16", "--indexes", "exact", "--no-tensorboard",
+             "--quiet"]
+    assert retrieval.main(flags) == 2  # excerpt views need a registered encoder's audio API
+    assert "--views 0" in capsys.readouterr().err
+    assert retrieval.main(flags + ["--views", "0"]) == 0
     emb, meta = load_embedding(ds, "retrieval_frames_melbands")
     assert emb.shape == (len(fc.tracks), 16) and meta["input"] == "frames:melbands"
     assert retrieval.main(["--data", str(ds), "--input", "frames:nope", "--quiet"]) == 2

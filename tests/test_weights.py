@@ -5,25 +5,12 @@ from __future__ import annotations
 
 import functools
 import http.server
-import os
 import shutil
 import threading
 from pathlib import Path
 
-import pytest
-
 from core.encoders.weights import BASE_URL_ENV, WEIGHT_FILES, sha256_of
-from tests.conftest import SHARED_DATA
 from train.weights import main
-
-
-@pytest.fixture(scope="module")
-def weights_dir() -> Path:
-    """../shared/data/weights (or $WORKBENCH_SHARED_DATA/weights); skips where absent."""
-    d = Path(os.environ.get("WORKBENCH_SHARED_DATA", SHARED_DATA)) / "weights"
-    if not d.is_dir():
-        pytest.skip("../shared/data/weights is not present")
-    return d
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):

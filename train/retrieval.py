@@ -10,6 +10,7 @@ from pathlib import Path
 from core.nn.loop import CheckpointMismatch, TrainConfig
 from core.retrieval.index import KINDS
 from core.retrieval.training import RetrievalConfig, run_retrieval
+from core.retrieval.views import ViewConfig
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -28,7 +29,15 @@ def _parser() -> argparse.ArgumentParser:
                     help="splits whose tracks give training pairs; 'train,val,test' trains on the whole catalog "
                          "(transductive, like a fingerprinting index; say so when reporting)")
     ap.add_argument("--channels", type=int, default=d.channels, help="width of the encoder")
-    ap.add_argument("--dim", type=int, default=d.dim, help="embedding size")
+    ap.add_argument("--dim", type=int, default=d.dim,
+                    help="embedding size (0: --channels for mels; the frame size for frames, identity start)")
+    ap.add_argument("--views", type=int, default=d.views.n_views,
+                    help="frames input: corrupted excerpt views per training track, encoded once by the frozen "
+                         "encoder (0: crops of the frame store instead)")
+    ap.add_argument("--view-seconds", default=f"{d.views.min_s:g},{d.views.max_s:g}",
+                    help="frames input: shortest,longest excerpt view in seconds")
+    ap.add_argument("--weights-dir", default=None,
+                    help="frames input with views: the encoder weights folder (default $WORKBENCH_WEIGHTS)")
     ap.add_argument("--temperature", type=float, default=d.temperature, help="NT-Xent temperature")
     ap.add_argument("--indexes", default=",".join(d.index_kinds), help=f"comma list of {', '.join(KINDS)}")
     ap.add_argument("--epochs", type=int, default=t.max_epochs)
@@ -56,6 +65,9 @@ def config_from_args(args: argparse.Namespace) -> RetrievalConfig:
         raise ValueError(f"--input must be 'mels' or 'frames:<encoder>', got {args.input!r}")
     if not 0 < args.min_crop <= args.max_crop:
         raise ValueError("need 0 < --min-crop <= --max-crop")
+    lo, hi = (float(x) for x in args.view_seconds.split(","))
+    if not 0 < lo <= hi or args.views < 0 or args.views == 1:
+        raise ValueError("need 0 < shortest <= longest --view-seconds, and --views 0 or at least 2")
     train = TrainConfig(run_name=args.run_name or "", max_epochs=args.epochs, patience=args.patience, lr=args.lr,
                         batch_size=args.batch_size, seed=args.seed, resume=args.resume,
                         max_steps_per_epoch=args.max_steps, max_wall_s=args.max_minutes * 60 or None,
@@ -63,8 +75,9 @@ def config_from_args(args: argparse.Namespace) -> RetrievalConfig:
     return RetrievalConfig(input=args.input, min_crop_s=args.min_crop, max_crop_s=args.max_crop,
                            pairs_per_epoch=args.pairs, whole_second=args.whole_second,
                            train_splits=tuple(x.strip() for x in args.train_splits.split(",") if x.strip()),
-                           channels=args.channels, dim=args.dim,
-                           temperature=args.temperature, index_kinds=kinds, train=train)
+                           channels=args.channels, dim=args.dim, temperature=args.temperature,
+                           views=ViewConfig(n_views=args.views, min_s=lo, max_s=hi),
+                           weights_dir=args.weights_dir, index_kinds=kinds, train=train)
 
 
 def main(argv: list[str] | None = None) -> int:

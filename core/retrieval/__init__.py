@@ -5,7 +5,11 @@
 - `AugmentConfig`, `mel_augment`, `audio_augment` (augment): gain, noise at a random SNR, time/frequency masks
 - `PairDataset`, `PairConfig`, `TrackMels`, `TrackFrames`, `collate_pairs`, `pad_batch` (pairs): two augmented crops
   of one track, variable lengths padded with a mask
-- `MelEmbedder`, `FrameEmbedder`, `embedder_from_config` (models): conv encoder over log-mels, pooling over frames
+- `ViewPairDataset` (pairs): pairs of a view bank (a corrupted excerpt's frames and its whole track's)
+- `ViewConfig`, `ViewBank`, `build_view_bank` (views): corrupted excerpts encoded once by a frozen encoder,
+  per-track parts that resume
+- `MelEmbedder`, `FrameEmbedder`, `embedder_from_config` (models): conv encoder over log-mels; a residual
+  attention-pooling model over frames that starts as the identity
 - `Embedder` (embedder): a trained model plus its standardisation and AudioConfig; embeds mels, audio or frames
 - `RetrievalConfig`, `run_retrieval`, `RetrievalRun` (training): one run on `core.nn.fit` -> embedding + indexes
 - `build_index`, `load_index`, `empty_index`, `IndexParams`, `VectorIndex`, `pin_threads`, `KINDS` (index): exact
@@ -24,7 +28,8 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "chance_recall": "metrics", "chance_mrr": "metrics",
     "AugmentConfig": "augment", "mel_augment": "augment", "audio_augment": "augment",
     "PairDataset": "pairs", "PairConfig": "pairs", "TrackMels": "pairs", "TrackFrames": "pairs",
-    "collate_pairs": "pairs", "pad_batch": "pairs",
+    "collate_pairs": "pairs", "pad_batch": "pairs", "ViewPairDataset": "pairs",
+    "ViewConfig": "views", "ViewBank": "views", "build_view_bank": "views",
     "MelEmbedder": "models", "FrameEmbedder": "models", "embedder_from_config": "models",
     "Embedder": "embedder",
     "RetrievalConfig": "training", "run_retrieval": "training", "RetrievalRun": "training",

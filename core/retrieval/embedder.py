@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,8 @@ class Embedder:
     audio: AudioConfig
     checkpoint: str = ""
     batch_frames: int = 20_000  # padded steps per forward pass when embedding many tracks
+    weights_dir: str | None = None  # frames embedders: the frozen encoder's weights (else $WORKBENCH_WEIGHTS)
+    _encoder: Any = field(default=None, repr=False)
 
     @classmethod
     def from_checkpoint(cls, path: Path | str) -> Embedder:
@@ -73,12 +75,28 @@ class Embedder:
         return self.embed_many([mel_db])[0]
 
     def embed_audio(self, audio: np.ndarray) -> np.ndarray:
-        """Embedding [d] of a mono waveform at `self.audio.sample_rate` (mels embedders only)."""
+        """Embedding [d] of a mono waveform at `self.audio.sample_rate`: its log-mel, or (frames embedders)
+        the frozen encoder's frames of it, resampled to the encoder's rate as the view bank was."""
         from core.audio.features import log_mel
 
-        if not self.input.startswith("mels"):
-            raise ValueError(f"embedding raw audio needs the {self.input} encoder; only mels embedders do it here")
-        return self.embed_mel(log_mel(np.asarray(audio, np.float32), self.audio))
+        audio = np.asarray(audio, np.float32)
+        if self.input.startswith("mels"):
+            return self.embed_mel(log_mel(audio, self.audio))
+        enc = self.frame_encoder()
+        if enc.sample_rate != self.audio.sample_rate:
+            import soxr
+
+            audio = soxr.resample(audio, self.audio.sample_rate, enc.sample_rate).astype(np.float32)
+        return self.embed_frames(enc.frames(audio))
+
+    def frame_encoder(self):
+        """The registered frozen encoder a frames embedder reads (loaded once; EncoderError / WeightsError
+        when it is not registered or its weights are not found)."""
+        if self._encoder is None:
+            from core.encoders.registry import load_encoder
+
+            self._encoder = load_encoder(self.input.split(":", 1)[1], self.weights_dir)
+        return self._encoder
 
     def embed_frames(self, frames: np.ndarray) -> np.ndarray:
         """Embedding [d] of pretrained frames [T, D] (frames embedders only)."""

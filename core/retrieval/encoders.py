@@ -3,13 +3,14 @@ decoded audio excerpt to a vector in the same space, so every embedding is searc
 
 - baseline: the classic features of the excerpt recomputed with `core.audio.features.analyze`,
   standardised with the train split's statistics (as baseline.npy is)
-- retrieval_* (family contrastive, mels input): the trained `Embedder` on the excerpt's log-mel
+- retrieval_* (family contrastive): the trained `Embedder` on the excerpt's log-mel, or (frames input) on the
+  frozen encoder's frames of the excerpt; the corpus is the stored embedding
 - autoencoders: the excerpt's log-mel cut into the model's windows, encoded, pooled like the
   track embedding, standardised with the train statistics of the re-embedded corpus
 - pretrained_* (family pretrained): the frozen encoder (`core.encoders.registry.load_encoder`; weights from
   $WORKBENCH_WEIGHTS)
   on the decoded excerpt; the corpus is re-embedded the same way and standardised on the train split
-- anything else (frames embedders, unknown families): reported as skipped with the reason
+- anything else (unknown families, frames embedders whose encoder is not usable here): skipped with the reason
 """
 
 from __future__ import annotations
@@ -74,8 +75,13 @@ def contrastive_encoder(ds_dir: Path, name: str, meta: dict) -> ExcerptEncoder:
     corpus, _ = load_embedding(ds_dir, name)
     emb = Embedder.from_checkpoint(checkpoint_in(ds_dir, name, meta))
     if not emb.input.startswith("mels"):
-        raise Skipped(f"{name} reads {emb.input}; embedding an audio excerpt needs that encoder's audio API")
-    return ExcerptEncoder(name, "contrastive", corpus, emb.embed_audio)
+        try:
+            emb.frame_encoder()
+        except Exception as e:  # unknown encoder, missing or corrupt weights
+            raise Skipped(f"{name} reads {emb.input}; embedding an audio excerpt needs that encoder's audio API "
+                          f"({type(e).__name__}: {e})") from None
+    note = f"excerpt -> {emb.input.split(':', 1)[1]} frames -> embedder" if emb.input != "mels" else ""
+    return ExcerptEncoder(name, "contrastive", corpus, emb.embed_audio, note=note)
 
 
 def autoencoder_encoder(ds_dir: Path, name: str, meta: dict, fc) -> ExcerptEncoder:
@@ -85,9 +91,11 @@ def autoencoder_encoder(ds_dir: Path, name: str, meta: dict, fc) -> ExcerptEncod
     from core.audio.features import log_mel
     from core.nn.loop import load_model
     from core.recommend.autoencoders import model_from_config
-    from core.recommend.embeddings import embed_tracks
+    from core.recommend.embeddings import embed_tracks, pool_tracks
     from core.recommend.windows import MelStats, window_starts
 
+    if meta.get("input", "mels") != "mels":
+        raise Skipped(f"{name} reads {meta['input']}; only log-mel autoencoders embed an audio excerpt here")
     path = checkpoint_in(ds_dir, name, meta)
     if not path.is_file():
         raise Skipped(f"{name}: checkpoint {path} not found")
@@ -95,7 +103,7 @@ def autoencoder_encoder(ds_dir: Path, name: str, meta: dict, fc) -> ExcerptEncod
     ex = ckpt.get("extra", {})
     stats, window = MelStats.from_dict(ex["mel_stats"]), int(ex["window"])
     hop, pooling = int(ex.get("embed_hop", window)), meta.get("pooling", "mean")
-    raw = embed_tracks(model, fc, stats, window, hop, poolings=(pooling,))[pooling]
+    raw = embed_tracks(model, fc, stats, window, hop, poolings=(pooling,)).pooled[pooling]
     mean, std = _train_standardiser(raw, fc)
     cfg = fc.config
 
@@ -106,7 +114,7 @@ def autoencoder_encoder(ds_dir: Path, name: str, meta: dict, fc) -> ExcerptEncod
         wins = np.stack([x[:, s:s + window] for s in window_starts(x.shape[1], window, hop)])
         with torch.no_grad():
             z = model.encode(torch.from_numpy(wins)).float().numpy()
-        v = z.mean(0) if pooling == "mean" else np.concatenate([z.mean(0), z.std(0)])
+        v = pool_tracks(z, np.zeros(len(z), np.int64), 1, pooling)[0][0]
         return ((v - mean) / std).astype(np.float32)
 
     return ExcerptEncoder(name, "autoencoder", ((raw - mean) / std).astype(np.float32), encode,
@@ -160,7 +168,7 @@ def excerpt_encoders(ds_dir: Path, fc, names: list[str] | None = None) -> tuple[
             out.append(_one_encoder(ds_dir, name, fc))
         except Skipped as e:
             skipped[name] = str(e)
-        except (FileNotFoundError, KeyError, ValueError, RuntimeError) as e:
+        except Exception as e:  # one broken embedding must not cost the others their results
             skipped[name] = f"{name}: cannot be loaded ({type(e).__name__}: {e})"
     return out, skipped
 

@@ -2,8 +2,8 @@
 
 - `MelEmbedder`: a 1-D conv encoder over standardised log-mels (mel bins as channels, two stride-2
   stages), masked attention + mean pooling, a projection.
-- `FrameEmbedder`: the same pooling head over pretrained encoder frames (a per-frame MLP and a
-  small temporal conv first).
+- `FrameEmbedder`: a residual per-frame MLP, attention pooling and a linear projection over pretrained
+  encoder frames, the identity (mean of the standardised frames) at initialisation.
 Both train with NT-Xent (`loss(batch)` for `core.nn.fit`) and carry `config()` for checkpoints.
 """
 
@@ -119,24 +119,36 @@ class MelEmbedder(_Contrastive):
 
 
 class FrameEmbedder(_Contrastive):
-    """Pooling model over pretrained frames [B, D, T]."""
+    """Residual pooling model over standardised pretrained frames [B, D, T], the identity at initialisation.
+
+    Each frame gets a residual MLP correction, frames are pooled by learned attention, and a linear map
+    projects to `dim`. The residual's last layer and the attention scores start at zero and the projection
+    at the identity (a random orthogonal map when dim != D), so the untrained model is the mean of the
+    standardised frames: training starts from the frozen encoder's own embedding and can only be kept
+    (by early stopping) if it improves on it.
+    """
 
     name = "frames"
 
-    def __init__(self, in_dim: int = 768, channels: int = 256, dim: int = 128, temperature: float = 0.1) -> None:
+    def __init__(self, in_dim: int = 512, channels: int = 256, dim: int = 0, temperature: float = 0.1) -> None:
+        dim = dim or in_dim
         super().__init__({"in_dim": in_dim, "channels": channels, "dim": dim, "temperature": temperature},
                          temperature)
-        self.inp = nn.Sequential(nn.Conv1d(in_dim, channels, 1), nn.GELU(), nn.Dropout(0.1))
-        self.conv = nn.Conv1d(channels, channels, 3, 1, 1)
-        self.norm = ChannelNorm(channels)
-        self.pool = AttentionPool(channels)
-        self.project = nn.Sequential(nn.Linear(2 * channels, channels), nn.GELU(), nn.Linear(channels, dim))
+        self.residual = nn.Sequential(nn.Linear(in_dim, channels), nn.GELU(), nn.Linear(channels, in_dim))
+        self.score = nn.Linear(in_dim, 1)
+        self.project = nn.Linear(in_dim, dim)
+        for layer in (self.residual[2], self.score):
+            nn.init.zeros_(layer.weight)
+            nn.init.zeros_(layer.bias)
+        (nn.init.eye_ if dim == in_dim else nn.init.orthogonal_)(self.project.weight)
+        nn.init.zeros_(self.project.bias)
 
     def encode(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Per-frame MLP, a residual temporal conv, pooling."""
-        h = self.inp(x) * mask[:, None, :]
-        h = (h + F.gelu(self.norm(self.conv(h)))) * mask[:, None, :]
-        return self.pool(h, mask)
+        """Residual per-frame MLP, then masked attention pooling: [B, D]."""
+        h = x.transpose(1, 2)
+        h = h + self.residual(h)
+        a = self.score(h)[..., 0].masked_fill(~mask, float("-inf")).softmax(-1)
+        return (a[..., None] * h).sum(1)
 
 
 EMBEDDERS = {"MelEmbedder": MelEmbedder, "FrameEmbedder": FrameEmbedder}

@@ -144,3 +144,25 @@ def collate_pairs(items: list[tuple[torch.Tensor, torch.Tensor, int]]) -> dict[s
     a, ma = pad_batch([i[0] for i in items])
     b, mb = pad_batch([i[1] for i in items])
     return {"x": a, "mask": ma, "x2": b, "mask2": mb, "rows": torch.tensor([i[2] for i in items])}
+
+
+class ViewPairDataset(PairDataset):
+    """Pairs from a `ViewBank`: view a = one excerpt view of a track, view b = the whole track (with chance
+    `whole_second`) or another of its views. The views were corrupted on the waveform before the encoder,
+    so no augmentation happens here, only the standardisation."""
+
+    def __init__(self, bank, rows: np.ndarray | list[int], cfg: PairConfig, mean: np.ndarray, std: np.ndarray,
+                 deterministic: bool = False) -> None:
+        super().__init__(bank, [r for r in rows if len(bank.views_of(int(r))) > 1], cfg, mean, std,
+                         deterministic=deterministic)
+
+    def _standard(self, x: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(((x - self.mean) / self.std).astype(np.float32))
+
+    def __getitem__(self, idx: int) -> tuple[torch.Tensor, torch.Tensor, int]:
+        rng = self._rng(idx)
+        row = self.rows[idx % len(self.rows)] if self.deterministic else self.rows[int(rng.integers(len(self.rows)))]
+        views = self.source.views_of(row)
+        a, b = rng.choice(len(views), 2, replace=False)
+        second = self.source.of_row(row) if rng.random() < self.cfg.whole_second else views[b]
+        return self._standard(views[a]), self._standard(second), row

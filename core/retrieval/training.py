@@ -14,6 +14,7 @@ import numpy as np
 from core.nn.loop import TrainConfig
 from core.retrieval.augment import AugmentConfig
 from core.retrieval.index import IndexParams
+from core.retrieval.views import ViewBank, ViewConfig
 
 INDEX_KINDS_DEFAULT = ("exact", "hnsw", "ivf_flat", "ivf_pq")
 
@@ -29,9 +30,11 @@ class RetrievalConfig:
     whole_second: float = 0.5  # chance that the second view is the whole track
     train_splits: tuple[str, ...] = ("train",)  # ("train", "val", "test") = transductive: the whole catalog
     channels: int = 128
-    dim: int = 128
+    dim: int = 0  # 0 = automatic: --channels for mels; the frame size for frames (so training starts at identity)
     temperature: float = 0.1
     augment: AugmentConfig = field(default_factory=AugmentConfig)
+    views: ViewConfig = field(default_factory=ViewConfig)  # frames input: excerpt views (n_views 0 = crops)
+    weights_dir: str | None = None  # the frozen encoder's weights (frames input with views); else $WORKBENCH_WEIGHTS
     index_kinds: tuple[str, ...] = INDEX_KINDS_DEFAULT
     index: IndexParams = field(default_factory=IndexParams)
     train: TrainConfig = field(default_factory=lambda: TrainConfig(
@@ -53,19 +56,37 @@ class RetrievalRun:
     row: dict[str, Any]
 
 
-def open_source(ds_dir: Path, fc, input_kind: str, rows: np.ndarray):
-    """(source with of_row -> [C, T], steps per second, mel_domain) for 'mels' or 'frames:<encoder>'."""
+def open_source(ds_dir: Path, fc, rc: RetrievalConfig, progress: bool = True):
+    """(source with of_row -> [C, T], steps per second, mel_domain) for 'mels' or 'frames:<encoder>': for frames
+    with views, the encoder's `ViewBank` (built once); with `views.n_views == 0`, the frame store."""
     from core.retrieval.pairs import TrackFrames, TrackMels
 
-    if input_kind == "mels":
+    if rc.input == "mels":
         cfg = fc.config
-        return TrackMels(fc, rows), cfg.sample_rate / cfg.hop_length, True
-    if input_kind.startswith("frames:"):
-        from core.encoders.frames import FrameStore
+        return TrackMels(fc), cfg.sample_rate / cfg.hop_length, True
+    if not rc.input.startswith("frames:"):
+        raise ValueError(f"--input must be 'mels' or 'frames:<encoder>', got {rc.input!r}")
+    name = rc.input.split(":", 1)[1]
+    if rc.views.n_views > 0:
+        return _view_bank(ds_dir, fc, name, rc, progress), None, False
+    from core.encoders.frames import FrameStore
 
-        store = FrameStore(ds_dir, input_kind.split(":", 1)[1])
-        return TrackFrames(store, rows), 1.0 / store.info.hop_s, False
-    raise ValueError(f"--input must be 'mels' or 'frames:<encoder>', got {input_kind!r}")
+    store = FrameStore(ds_dir, name)
+    return TrackFrames(store, np.arange(len(fc.tracks))), 1.0 / store.info.hop_s, False
+
+
+def _view_bank(ds_dir: Path, fc, name: str, rc: RetrievalConfig, progress: bool):
+    """The excerpt-view bank of a registered encoder over the training and validation tracks."""
+    from core.encoders.registry import load_encoder
+    from core.retrieval.views import build_view_bank
+
+    try:
+        enc = load_encoder(name, rc.weights_dir)
+    except Exception as e:  # unknown encoder, missing or corrupt weights
+        raise ValueError(f"excerpt views need the {name!r} encoder's audio API ({e}); pass --weights-dir, or "
+                         "--views 0 to train on crops of the frame store") from None
+    rows = np.concatenate([fc.split_rows(s) for s in (*rc.train_splits, "val")])
+    return build_view_bank(ds_dir, fc, enc, [int(r) for r in rows], rc.views, progress)
 
 
 def channel_stats(source, rows: list[int]) -> tuple[np.ndarray, np.ndarray]:
@@ -79,22 +100,26 @@ def channel_stats(source, rows: list[int]) -> tuple[np.ndarray, np.ndarray]:
     return cat.mean(1).astype(np.float32), np.where(std < 1e-6, 1.0, std).astype(np.float32)
 
 
-def _loaders(source, fc, rc: RetrievalConfig, steps_per_s: float, mel_domain: bool, mean, std):
+def _loaders(source, fc, rc: RetrievalConfig, steps_per_s: float | None, mel_domain: bool, mean, std):
     """Train (random pairs) and val (fixed pairs) loaders over the catalog's splits."""
     from torch.utils.data import DataLoader
 
-    from core.retrieval.pairs import PairConfig, PairDataset, collate_pairs
-
-    pc = PairConfig(min_len=max(4, int(round(rc.min_crop_s * steps_per_s))),
-                    max_len=max(4, int(round(rc.max_crop_s * steps_per_s))), pairs_per_epoch=rc.pairs_per_epoch,
+    from core.retrieval.pairs import PairConfig, PairDataset, ViewPairDataset, collate_pairs
+    rate = steps_per_s or 1.0  # a view bank holds whole views: no crop lengths
+    pc = PairConfig(min_len=max(4, int(round(rc.min_crop_s * rate))),
+                    max_len=max(4, int(round(rc.max_crop_s * rate))), pairs_per_epoch=rc.pairs_per_epoch,
                     augment=rc.augment, mel_domain=mel_domain, seed=rc.train.seed, whole_second=rc.whole_second)
-    floor = fc.config.top_db_floor
     rows = np.concatenate([fc.split_rows(s) for s in rc.train_splits])
-    train = PairDataset(source, rows, pc, mean, std, floor)
     val_rows = fc.split_rows("val")
     if len(val_rows) == 0:
         raise ValueError("no validation tracks; early stopping needs a val split")
-    val = PairDataset(source, val_rows, pc, mean, std, floor, deterministic=True)
+    if isinstance(source, ViewBank):
+        train = ViewPairDataset(source, rows, pc, mean, std)
+        val = ViewPairDataset(source, val_rows, pc, mean, std, deterministic=True)
+    else:
+        floor = fc.config.top_db_floor
+        train = PairDataset(source, rows, pc, mean, std, floor)
+        val = PairDataset(source, val_rows, pc, mean, std, floor, deterministic=True)
     bs = rc.train.batch_size
     return (DataLoader(train, batch_size=bs, shuffle=False, collate_fn=collate_pairs, drop_last=True),
             DataLoader(val, batch_size=bs, shuffle=False, collate_fn=collate_pairs), pc)
@@ -105,7 +130,8 @@ def build_model(rc: RetrievalConfig, n_channels: int):
     from core.retrieval.models import FrameEmbedder, MelEmbedder
 
     if rc.input == "mels":
-        return MelEmbedder(n_mels=n_channels, channels=rc.channels, dim=rc.dim, temperature=rc.temperature)
+        return MelEmbedder(n_mels=n_channels, channels=rc.channels, dim=rc.dim or rc.channels,
+                           temperature=rc.temperature)
     return FrameEmbedder(in_dim=n_channels, channels=rc.channels, dim=rc.dim, temperature=rc.temperature)
 
 
@@ -141,7 +167,7 @@ def run_retrieval(ds_dir: Path | str, rc: RetrievalConfig) -> RetrievalRun:
     ds_dir = Path(ds_dir)
     fc = FeatureCache.open(ds_dir)
     torch.set_num_threads(rc.train.num_threads or 1)
-    source, steps_per_s, mel_domain = open_source(ds_dir, fc, rc.input, np.arange(len(fc.tracks)))
+    source, steps_per_s, mel_domain = open_source(ds_dir, fc, rc, rc.train.progress)
     mean, std = channel_stats(source, [int(r) for r in fc.split_rows("train")])
     train_dl, val_dl, pc = _loaders(source, fc, rc, steps_per_s, mel_domain, mean, std)
     torch.manual_seed(rc.train.seed)
@@ -159,11 +185,15 @@ def run_retrieval(ds_dir: Path | str, rc: RetrievalConfig) -> RetrievalRun:
     embed_s = time.perf_counter() - t0
     from core.recommend.embeddings import write_embedding
 
+    views = isinstance(source, ViewBank)
     path = write_embedding(ds_dir, name, emb, {
-        "family": "contrastive", "checkpoint": str(res.best_checkpoint), "pooling": "attention+mean (learned)",
+        "family": "contrastive", "checkpoint": str(res.best_checkpoint),
+        "pooling": "attention (learned)" if rc.input != "mels" else "attention+mean (learned)",
         "config": {"model": model.config(), "input": rc.input}, "standardised_on": "none (L2-normalised)",
-        "missing_rows": missing, "input": rc.input,
-        "trained_on": list(rc.train_splits)})
+        "missing_rows": missing, "input": rc.input, "trained_on": list(rc.train_splits),
+        "corpus_frames": ("view bank: decoded at the cache's rate, resampled, encoded" if views else
+                          "frame store" if rc.input != "mels" else ""),
+        "views": asdict(rc.views) if views else None})
     indexes = build_indexes(ds_dir, name, emb, rc.index_kinds, rc.index)
     row = _run_row(name, rc, model, res, embed_s)
     from core.nn.experiments import append_run
@@ -176,7 +206,8 @@ def _run_row(name: str, rc: RetrievalConfig, model, res, embed_s: float) -> dict
     """The experiments-table row of a run."""
     last = res.history[-1] if res.history else {}
     return {"date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"), "run": name, "model": type(model).__name__,
-            "objective": "nt_xent", "params": model.n_parameters(), "latent": rc.dim, "input": rc.input,
+            "objective": "nt_xent", "params": model.n_parameters(), "latent": model.config()["kwargs"]["dim"],
+            "input": rc.input,
             "train_splits": "+".join(rc.train_splits), "epochs": res.epochs, "best_epoch": res.best_epoch,
             "stopped": res.stopped_reason,
             "best_train_loss": round(res.best_train_loss, 5), "best_val_loss": round(res.best_val_loss, 5),
