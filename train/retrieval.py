@@ -7,6 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from core.audio.cache import FeatureCache
 from core.nn.loop import CheckpointMismatch, TrainConfig
 from core.retrieval.index import KINDS
 from core.retrieval.training import RetrievalConfig, run_retrieval
@@ -85,8 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         rc = config_from_args(args)
-        if not (args.data / "cache" / "mels.npy").exists():
-            raise FileNotFoundError(f"no feature cache in {args.data}; run `python -m train.prepare` first")
+        FeatureCache.open(args.data)  # no cache: its FileNotFoundError names the fix, before anything is written
         run = run_retrieval(args.data, rc)
     except (CheckpointMismatch, FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)

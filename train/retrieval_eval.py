@@ -45,9 +45,6 @@ def main(argv: list[str] | None = None) -> int:
                               names=tuple(n.strip() for n in args.names.split(",") if n.strip()),
                               n_boot=args.boot, seed=args.seed)
     cfg.augment.snr_db = (lo, hi)
-    if not (args.data / "cache" / "mels.npy").exists():
-        print(f"error: no feature cache in {args.data}; run `python -m train.prepare` first", file=sys.stderr)
-        return 2
     try:
         res = evaluate_retrieval(args.data, cfg)
     except (FileNotFoundError, ValueError) as e:
