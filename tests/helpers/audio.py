@@ -103,12 +103,16 @@ def write_no_audio_mp3(path: Path) -> Path:
     return path
 
 
-def write_truncated_mp3(path: Path, audio: np.ndarray, sr: int = SR, keep: float = 0.5) -> Path:
-    """A real MP3 cut off after `keep` of its bytes (a download that stopped early)."""
-    write_mp3(path, audio, sr)
+def truncate_file(path: Path, keep: float) -> Path:
+    """Keep only the first `keep` fraction of a file's bytes (a download or copy that stopped early)."""
     data = path.read_bytes()
     path.write_bytes(data[: int(len(data) * keep)])
     return path
+
+
+def write_truncated_mp3(path: Path, audio: np.ndarray, sr: int = SR, keep: float = 0.5) -> Path:
+    """A real MP3 cut off after `keep` of its bytes (a download that stopped early)."""
+    return truncate_file(write_mp3(path, audio, sr), keep)
 
 
 def write_text_as_mp3(path: Path) -> Path:
@@ -171,10 +175,7 @@ def set_flac_total_samples(path: Path, total: int) -> Path:
 
 def write_truncated_flac(path: Path, audio: np.ndarray, sr: int = SR, keep: float = 0.5) -> Path:
     """A real FLAC cut off after `keep` of its bytes (a copy that stopped early)."""
-    write_flac(path, audio, sr)
-    data = path.read_bytes()
-    path.write_bytes(data[: int(len(data) * keep)])
-    return path
+    return truncate_file(write_flac(path, audio, sr), keep)
 
 
 def seed_bad_folder(root: Path) -> tuple[dict[str, str], list[str]]:
