@@ -100,6 +100,7 @@ def measure_browser(root: Path, repeats: int) -> dict[str, float]:
     session of a warm server; query change by search (median)."""
     from playwright.sync_api import expect, sync_playwright
 
+    from tests.helpers.processes import stop_process
     from tests.test_browser_e2e import CHROMIUM, CHROMIUM_ARGS, start_app
 
     proc, url = start_app(root, root / "bench_streamlit.log")
@@ -122,8 +123,7 @@ def measure_browser(root: Path, repeats: int) -> dict[str, float]:
             out["browser_query_change_s"] = statistics.median(times)
             browser.close()
     finally:
-        proc.terminate()
-        proc.wait(10)
+        stop_process(proc)
     return out
 
 

@@ -12,7 +12,6 @@ import argparse
 import json
 import os
 import random
-import socket
 import subprocess
 import sys
 import threading
@@ -21,12 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-
-def free_port() -> int:
-    """A free TCP port on 127.0.0.1."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.helpers.processes import free_port, stop_process
 
 
 def wait_health(url: str, timeout_s: float, proc: subprocess.Popen) -> dict:
@@ -113,11 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"server: {json.dumps(health)}; load average (1 min) {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
         rows = [level(url, ids, int(c), args.requests, args.max_seconds, args.k) for c in args.levels.split(",")]
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc)
     df = pd.DataFrame(rows)
     from core.io import to_markdown
 

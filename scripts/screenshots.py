@@ -20,6 +20,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from tests.helpers.app import make_demo_artifacts  # noqa: E402
+from tests.helpers.processes import stop_process  # noqa: E402
 from tests.test_browser_e2e import CHROMIUM, CHROMIUM_ARGS, start_app  # noqa: E402
 
 PAGES = [("0_home", "", "Music embedding workbench"),
@@ -95,8 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             shoot(url, args.out)
         finally:
-            proc.terminate()
-            proc.wait(10)
+            stop_process(proc)
     return 0
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import io
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers.app import make_demo_artifacts
+from tests.helpers.processes import free_port, stop_process
 from ui.data import ENV_VAR
 
 REPO = Path(__file__).resolve().parents[1]
@@ -28,13 +28,6 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="/usr/bin/chromium is missing "
                                 "(apt-get install -y chromium; .ci/run installs it)")
-
-
-def free_port() -> int:
-    """A free TCP port on the loopback interface."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def start_app(artifacts: Path, log: Path) -> tuple[subprocess.Popen, str]:
@@ -57,7 +50,7 @@ def start_app(artifacts: Path, log: Path) -> tuple[subprocess.Popen, str]:
                     return proc, url
         except OSError:
             time.sleep(0.3)
-    proc.terminate()
+    stop_process(proc)
     raise RuntimeError(f"streamlit did not become healthy:\n{log.read_text()[-3000:]}")
 
 
@@ -70,11 +63,7 @@ def running_app(tmp_path_factory) -> Iterator[tuple[str, Path]]:
     try:
         yield url, root
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc)
 
 
 def test_listen_mark_note_and_download(running_app, tmp_path):
