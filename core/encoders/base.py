@@ -4,6 +4,7 @@ the pieces a network takes, batches pieces across tracks, and pools the results 
 An encoder has `name`, `sample_rate` (its own rate: decode audio at it), `hop_s` (seconds between frames),
 `dim`, and `frames(audio) -> [T, dim]`, `embed(audio) -> [dim]`, `tags(audio, k) -> [(tag, score)]`;
 `analyse(audio)` gives all three from one pass and `analyse_many(audios)` batches several tracks.
+`at_rate(audio, sample_rate)` brings audio decoded at another rate (a cache's) to the encoder's own.
 """
 
 from __future__ import annotations
@@ -106,6 +107,15 @@ class AudioEncoder(ABC):
         pooled = np.stack([p[1] for p in parts])
         emb = pooled.max(0) if self.pooling == "max" else pooled.mean(0)
         return EncoderOutput(frames, emb.astype(np.float32), np.stack([p[2] for p in parts]).mean(0))
+
+    def at_rate(self, audio: np.ndarray, sample_rate: int) -> np.ndarray:
+        """Mono audio decoded at `sample_rate` as float32 at this encoder's own rate (soxr when they differ)."""
+        audio = np.asarray(audio, np.float32)
+        if sample_rate == self.sample_rate:
+            return audio
+        import soxr
+
+        return soxr.resample(audio, sample_rate, self.sample_rate).astype(np.float32)
 
     def frames(self, audio: np.ndarray) -> np.ndarray:
         """Frame features [T, dim] (one every `hop_s` seconds)."""

@@ -79,15 +79,10 @@ class Embedder:
         the frozen encoder's frames of it, resampled to the encoder's rate as the view bank was."""
         from core.audio.features import log_mel
 
-        audio = np.asarray(audio, np.float32)
         if self.input.startswith("mels"):
-            return self.embed_mel(log_mel(audio, self.audio))
+            return self.embed_mel(log_mel(np.asarray(audio, np.float32), self.audio))
         enc = self.frame_encoder()
-        if enc.sample_rate != self.audio.sample_rate:
-            import soxr
-
-            audio = soxr.resample(audio, self.audio.sample_rate, enc.sample_rate).astype(np.float32)
-        return self.embed_frames(enc.frames(audio))
+        return self.embed_frames(enc.frames(enc.at_rate(audio, self.audio.sample_rate)))
 
     def frame_encoder(self):
         """The registered frozen encoder a frames embedder reads (loaded once; EncoderError / WeightsError

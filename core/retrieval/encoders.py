@@ -124,7 +124,6 @@ def autoencoder_encoder(ds_dir: Path, name: str, meta: dict, fc) -> ExcerptEncod
 def pretrained_encoder(name: str, meta: dict, fc) -> ExcerptEncoder:
     """A pretrained encoder's embedding (`core.encoders.registry.load_encoder`): corpus re-embedded from
     the decoded tracks and standardised on the train split like the stored one; excerpts embedded the same way."""
-    import soxr
 
     from core.audio.decode import load_audio
     from core.encoders.registry import load_encoder
@@ -137,8 +136,7 @@ def pretrained_encoder(name: str, meta: dict, fc) -> ExcerptEncoder:
     sr = fc.config.sample_rate
 
     def raw(audio: np.ndarray) -> np.ndarray:
-        y = audio if enc.sample_rate == sr else soxr.resample(audio, sr, enc.sample_rate)
-        return np.asarray(enc.embed(np.asarray(y, np.float32)), np.float64)
+        return np.asarray(enc.embed(enc.at_rate(audio, sr)), np.float64)
 
     vecs = []
     for path in fc.tracks["path"]:

@@ -84,19 +84,13 @@ def _track_views(y: np.ndarray, sr: int, cfg: ViewConfig, rng: np.random.Generat
 
 def _encode_track(enc, path: str, fc, n_views: int, cfg: ViewConfig, row: int) -> dict[str, np.ndarray]:
     """Whole-track frames and (n_views > 0) the excerpt views of one track, ready for np.savez."""
-    import soxr
-
     from core.audio.decode import load_audio
 
     sr = fc.config.sample_rate
     y = load_audio(path, fc.config)
-
-    def at_encoder_rate(a: np.ndarray) -> np.ndarray:
-        return a if enc.sample_rate == sr else soxr.resample(a, sr, enc.sample_rate).astype(np.float32)
-
     rng = np.random.default_rng([cfg.seed, row])
     clips = [y] + (_track_views(y, sr, cfg, rng) if n_views else [])
-    outs = enc.analyse_many([at_encoder_rate(c) for c in clips])
+    outs = enc.analyse_many([enc.at_rate(c, sr) for c in clips])
     frames = [o.frames.astype(np.float16) for o in outs]
     return {"whole": frames[0], "views": np.concatenate(frames[1:]) if len(frames) > 1 else frames[0][:0],
             "lengths": np.array([len(f) for f in frames[1:]], np.int64)}
