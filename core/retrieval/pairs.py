@@ -99,6 +99,10 @@ class PairDataset(Dataset):
             return np.random.default_rng(self.cfg.seed * 100_003 + idx)
         return np.random.default_rng(self.epoch_rng.integers(2**63))
 
+    def _standard(self, x: np.ndarray) -> torch.Tensor:
+        """[C, L] standardised with the train split's per-channel statistics."""
+        return torch.from_numpy(((x - self.mean) / self.std).astype(np.float32))
+
     def _crop(self, x: np.ndarray, start: int, length: int, rng: np.random.Generator) -> torch.Tensor:
         """One crop, augmented and standardised."""
         c = x[:, start:start + length]
@@ -106,11 +110,15 @@ class PairDataset(Dataset):
             c = mel_augment(c, rng, self.cfg.augment, self.floor_db)
         else:
             c = c * np.float32(10 ** (rng.uniform(-1, 1) * 0.1)) + rng.normal(0, 0.1, c.shape).astype(np.float32)
-        return torch.from_numpy(((c - self.mean) / self.std).astype(np.float32))
+        return self._standard(c)
+
+    def _row(self, rng: np.random.Generator, idx: int) -> int:
+        """The item's track: in turn for validation, drawn at random for training."""
+        return self.rows[idx % len(self.rows)] if self.deterministic else self.rows[int(rng.integers(len(self.rows)))]
 
     def __getitem__(self, idx: int) -> tuple[torch.Tensor, torch.Tensor, int]:
         rng = self._rng(idx)
-        row = self.rows[idx % len(self.rows)] if self.deterministic else self.rows[int(rng.integers(len(self.rows)))]
+        row = self._row(rng, idx)
         x = self.source.of_row(row)
         total = x.shape[1]
         views = []
@@ -156,12 +164,9 @@ class ViewPairDataset(PairDataset):
         super().__init__(bank, [r for r in rows if len(bank.views_of(int(r))) > 1], cfg, mean, std,
                          deterministic=deterministic)
 
-    def _standard(self, x: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(((x - self.mean) / self.std).astype(np.float32))
-
     def __getitem__(self, idx: int) -> tuple[torch.Tensor, torch.Tensor, int]:
         rng = self._rng(idx)
-        row = self.rows[idx % len(self.rows)] if self.deterministic else self.rows[int(rng.integers(len(self.rows)))]
+        row = self._row(rng, idx)
         views = self.source.views_of(row)
         a, b = rng.choice(len(views), 2, replace=False)
         second = self.source.of_row(row) if rng.random() < self.cfg.whole_second else views[b]

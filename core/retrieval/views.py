@@ -96,12 +96,10 @@ def _encode_track(enc, path: str, fc, n_views: int, cfg: ViewConfig, row: int) -
             "lengths": np.array([len(f) for f in frames[1:]], np.int64)}
 
 
-def _read_part(path: Path) -> tuple[np.ndarray, list[np.ndarray]]:
-    """(whole [T, D] float32, views) of one part file."""
-    with np.load(path) as z:
-        whole, flat, lengths = z["whole"].astype(np.float32), z["views"].astype(np.float32), z["lengths"]
-    cuts = np.cumsum(lengths)[:-1]
-    return whole, (np.split(flat, cuts) if len(lengths) else [])
+def _unpack(arrays) -> tuple[np.ndarray, list[np.ndarray]]:
+    """(whole [T, D] float32, views) of one part: a just-computed dict or an opened part file."""
+    whole, flat, lengths = arrays["whole"].astype(np.float32), arrays["views"].astype(np.float32), arrays["lengths"]
+    return whole, (np.split(flat, np.cumsum(lengths)[:-1]) if len(lengths) else [])
 
 
 def build_view_bank(ds_dir: Path | str, fc, enc, view_rows: list[int], cfg: ViewConfig,
@@ -120,7 +118,10 @@ def build_view_bank(ds_dir: Path | str, fc, enc, view_rows: list[int], cfg: View
     whole, views = {}, {}
     for row in tqdm(range(len(fc.tracks)), desc=f"views {enc.name}", disable=not progress, leave=False):
         part = d / f"{row}.npz"
-        if not part.exists():
+        if part.exists():
+            with np.load(part) as z:
+                whole[row], v = _unpack(z)
+        else:
             t = fc.tracks.iloc[row]
             try:
                 arrays = _encode_track(enc, t["path"], fc, cfg.n_views if row in want else 0, cfg, row)
@@ -130,7 +131,7 @@ def build_view_bank(ds_dir: Path | str, fc, enc, view_rows: list[int], cfg: View
             tmp = d / f".{row}.tmp.npz"
             np.savez(tmp, **arrays)
             tmp.replace(part)
-        whole[row], v = _read_part(part)
+            whole[row], v = _unpack(arrays)
         if v:
             views[row] = v
     atomic_write_text(man_path, json.dumps({"settings": man, "failed": failed}, indent=2))
