@@ -1,7 +1,7 @@
 """Log-mel -> audio: mel inversion (non-negative least squares) and fast Griffin-Lim.
 
 Everything runs on torch (CPU is fine) with the project's STFT settings: Hann window of
-`n_fft`, hop `hop_length`, centred, reflect padding (see docs/CONTRACTS.md). No
+`n_fft`, hop `hop_length`, centred, reflect padding (see docs/reference/contracts.md). No
 torchaudio. The fast Griffin-Lim variant is Perraudin, Balazs & Søndergaard (2013):
 plain Griffin-Lim plus a momentum term on the projected spectrogram (alpha ~0.99).
 """
