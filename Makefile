@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 HOST_PY ?= python3
 
-.PHONY: demo test lint bench install install-dev chromium
+.PHONY: demo test lint bench install install-dev chromium docs docs-serve reference
 
 $(VENV)/.installed: requirements.txt constraints.txt
 	test -x $(PY) || $(HOST_PY) -m venv $(VENV)
@@ -33,6 +33,19 @@ chromium:
 
 lint: install-dev
 	$(VENV)/bin/ruff check .
+
+## docs: build the documentation site into site/ (strict: any warning fails; stale reference pages fail first)
+docs: install-dev
+	$(PY) scripts/gen_reference.py --check
+	$(PY) -m mkdocs build --strict --site-dir site
+
+## docs-serve: live-reloading preview of the docs at http://127.0.0.1:8000
+docs-serve: install-dev
+	$(PY) -m mkdocs serve
+
+## reference: regenerate docs/reference/{cli,http-api,configs}.md from the parsers, the app and the configs
+reference: install-dev
+	$(PY) scripts/gen_reference.py
 
 bench: install-dev
 	$(PY) benchmarks/bench_prepare.py

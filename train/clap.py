@@ -20,7 +20,7 @@ from core.text.runs import ClapConfig
 CONTRASTIVE = "contrastive"
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
+def build_parser() -> argparse.ArgumentParser:
     """The command line, defaults from ClapConfig."""
     d = ClapConfig()
     t = d.train
@@ -48,7 +48,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--seed", type=int, default=t.seed)
     ap.add_argument("--precompute-only", action="store_true", help="build the pair tables, train nothing")
     ap.add_argument("--quiet", action="store_true", help="no progress bars")
-    return ap.parse_args(argv)
+    return ap
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """The parsed command line."""
+    return build_parser().parse_args(argv)
 
 
 def config_for(args: argparse.Namespace, encoder: str, head: str) -> ClapConfig:

@@ -39,8 +39,8 @@ def demo_steps(args: argparse.Namespace) -> list[tuple[str, Callable[[], int]]]:
     ]
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the demo pipeline into `--out` (default artifacts/demo)."""
+def build_parser() -> argparse.ArgumentParser:
+    """The command's flags."""
     ap = argparse.ArgumentParser(prog="python -m train.demo", description=__doc__)
     ap.add_argument("--out", type=Path, default=Path("artifacts/demo"))
     ap.add_argument("--epochs", type=int, default=12, help="epoch cap per training run (autoencoders, sizes)")
@@ -48,7 +48,12 @@ def main(argv: list[str] | None = None) -> int:
                     help="safety time cap per training run (a run it stops is not reproducible)")
     ap.add_argument("--sizes", default="8,32,128", help="latent sizes of the reconstruction study")
     ap.add_argument("--quiet", action="store_true")
-    args = ap.parse_args(argv)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the demo pipeline into `--out` (default artifacts/demo)."""
+    args = build_parser().parse_args(argv)
     steps = demo_steps(args)
     bar = tqdm(steps, desc="demo", unit="step", disable=args.quiet)
     for i, (name, step) in enumerate(bar, start=1):

@@ -12,8 +12,8 @@ from core.io import to_markdown
 from core.recommend.evaluation import EvalConfig, evaluate_dataset, metrics_table
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Parse flags, evaluate, print the main table."""
+def build_parser() -> argparse.ArgumentParser:
+    """The command's flags, defaults from EvalConfig."""
     d = EvalConfig()
     ap = argparse.ArgumentParser(prog="python -m train.evaluate", description=__doc__)
     ap.add_argument("--data", "--out", dest="data", type=Path, default=Path("artifacts/demo"),
@@ -30,6 +30,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=d.seed)
     ap.add_argument("--write-baseline", action="store_true",
                     help="(re)write embeddings/baseline.npy from the cache before evaluating")
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse flags, evaluate, print the main table."""
+    ap = build_parser()
     args = ap.parse_args(argv)
     try:
         ks = tuple(int(k) for k in args.ks.split(",") if k.strip())

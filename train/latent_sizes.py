@@ -29,8 +29,9 @@ def parse_sizes(text: str) -> tuple[int, ...]:
     return sizes
 
 
-def build_parser(d: StudyConfig) -> argparse.ArgumentParser:
-    """The command's flags; defaults read from `d`."""
+def build_parser(d: StudyConfig | None = None) -> argparse.ArgumentParser:
+    """The command's flags; defaults read from `d` (default: StudyConfig())."""
+    d = StudyConfig() if d is None else d
     ap = argparse.ArgumentParser(prog="python -m train.latent_sizes", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", "--data-dir", dest="data", type=Path,

@@ -16,8 +16,8 @@ from pathlib import Path
 from core.tagger.lyrics import LyricsConfig
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Parse flags, train and evaluate; exit 2 with a clear message on bad input."""
+def build_parser() -> argparse.ArgumentParser:
+    """The command's flags, defaults from LyricsConfig."""
     d = LyricsConfig()
     ap = argparse.ArgumentParser(prog="python -m train.lyrics", description=__doc__)
     ap.add_argument("--csv", type=Path, required=True, help="training CSV (text, genre[, artist, title])")
@@ -32,7 +32,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--weight-decay", type=float, default=d.train.weight_decay)
     ap.add_argument("--n-boot", type=int, default=d.n_boot, help="bootstrap resamples of the CIs")
     ap.add_argument("--seed", type=int, default=d.seed)
-    args = ap.parse_args(argv)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse flags, train and evaluate; exit 2 with a clear message on bad input."""
+    d = LyricsConfig()
+    args = build_parser().parse_args(argv)
     losses = tuple(x.strip() for x in args.losses.split(",") if x.strip())
     if not losses or any(x not in ("ce", "asl") for x in losses):
         print(f"error: --losses must list ce and/or asl, got {args.losses!r}", file=sys.stderr)

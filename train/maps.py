@@ -38,14 +38,19 @@ def run(data: Path, models: list[str] | None, methods: tuple[str, ...], quiet: b
     return 1 if failed else 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Parse flags and write the maps."""
+def build_parser() -> argparse.ArgumentParser:
+    """The command's flags."""
     ap = argparse.ArgumentParser(prog="python -m train.maps", description=__doc__)
     ap.add_argument("--data", type=Path, default=Path("artifacts/demo"), help="prepared dataset folder")
     ap.add_argument("--models", default="", help="comma list of embeddings (default: all)")
     ap.add_argument("--no-umap", action="store_true", help="PCA only (faster)")
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
-    args = ap.parse_args(argv)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse flags and write the maps."""
+    args = build_parser().parse_args(argv)
     models = [m.strip() for m in args.models.split(",") if m.strip()] or None
     methods = ("pca",) if args.no_umap else METHODS
     return run(args.data, models, methods, args.quiet)

@@ -42,8 +42,8 @@ def engine_config(args: argparse.Namespace) -> EngineConfig:
     return EngineConfig(engine=args.engine, workers=args.workers, scheduler=args.scheduler)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Parse flags, build the catalog, compute this shard's features and (optionally) merge."""
+def build_parser() -> argparse.ArgumentParser:
+    """The command's flags."""
     ap = argparse.ArgumentParser(prog="python -m train.prepare", description=__doc__)
     ap.add_argument("--dataset", required=True, choices=["fma", "gtzan", "folder", "musiccaps", "demo", "audiocaps"])
     ap.add_argument("--root", type=Path, help="dataset root (not needed for demo)")
@@ -57,13 +57,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--gtzan-split", default="auto", choices=["auto", "block", "filtered"],
                     help="GTZAN split: filtered (artist-disjoint, 70 faulty clips left out), block "
                     "(contiguous 80/10/10 per genre), auto = filtered when a split file is found")
-    ap.add_argument("--workers", type=int, default=os.cpu_count(), help="processes (default: all cores)")
+    ap.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
     ap.add_argument("--shard", type=parse_shard, default=(0, 1), help="compute only shard i of n (i/n)")
     ap.add_argument("--no-merge", action="store_true", help="compute parts only; merge later with --merge-only")
     ap.add_argument("--merge-only", action="store_true", help="assemble the cache from existing parts")
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
     add_engine_flags(ap)
-    args = ap.parse_args(argv)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse flags, build the catalog, compute this shard's features and (optionally) merge."""
+    args = build_parser().parse_args(argv)
+    if args.workers is None:
+        args.workers = os.cpu_count()  # resolved here, not as the flag's default: --help stays machine-independent
     out = args.out or Path("artifacts") / args.dataset
     from core.audio.prepare import (
         prepare_dataset,  # imports torch: after parsing, so --help and flag errors are instant

@@ -14,7 +14,7 @@ from core.retrieval.training import RetrievalConfig, run_retrieval
 from core.retrieval.views import ViewConfig
 
 
-def _parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
     """Flags, defaults read from RetrievalConfig and its TrainConfig."""
     d = RetrievalConfig()
     t = d.train
@@ -83,7 +83,7 @@ def config_from_args(args: argparse.Namespace) -> RetrievalConfig:
 
 def main(argv: list[str] | None = None) -> int:
     """Parse flags, train, embed, index."""
-    args = _parser().parse_args(argv)
+    args = build_parser().parse_args(argv)
     try:
         rc = config_from_args(args)
         FeatureCache.open(args.data)  # no cache: its FileNotFoundError names the fix, before anything is written

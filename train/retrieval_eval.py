@@ -11,8 +11,8 @@ from pathlib import Path
 from core.retrieval.evaluation import RetrievalEvalConfig, evaluate_retrieval
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Parse flags, evaluate, print the exact-search table."""
+def build_parser() -> argparse.ArgumentParser:
+    """The command's flags, defaults from RetrievalEvalConfig."""
     d = RetrievalEvalConfig()
     ap = argparse.ArgumentParser(prog="python -m train.retrieval_eval", description=__doc__)
     ap.add_argument("--data", type=Path, default=Path("artifacts/demo"), help="prepared dataset folder")
@@ -26,7 +26,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--boot", type=int, default=d.n_boot, help="bootstrap resamples")
     ap.add_argument("--seed", type=int, default=d.seed)
     ap.add_argument("--threads", type=int, default=1, help="torch/BLAS threads")
-    args = ap.parse_args(argv)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse flags, evaluate, print the exact-search table."""
+    args = build_parser().parse_args(argv)
     try:
         lo, hi = (float(x) for x in args.snr.split(","))
         if args.excerpt <= 0 or args.per_track < 1:

@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Parse flags, pin BLAS/FAISS threads, load the embedding and index, run uvicorn."""
+def build_parser() -> argparse.ArgumentParser:
+    """The command's flags, defaults from ServiceConfig."""
     from core.retrieval.index import KINDS
     from core.retrieval.service import ServiceConfig
 
@@ -26,7 +26,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-k", type=int, default=d.max_k)
     ap.add_argument("--max-batch", type=int, default=d.max_batch)
     ap.add_argument("--max-upload-mb", type=float, default=d.max_upload_bytes / 2**20)
-    args = ap.parse_args(argv)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse flags, pin BLAS/FAISS threads, load the embedding and index, run uvicorn."""
+    from core.retrieval.service import ServiceConfig
+
+    args = build_parser().parse_args(argv)
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = str(args.threads)  # before numpy/faiss start their pools
     from core.retrieval.index import pin_threads
