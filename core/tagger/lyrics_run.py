@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import classification_report, confusion_matrix, f1_score
 
-from core.io import atomic_write_text, to_markdown, utc_now, write_json
+from core.io import atomic_write_text, to_markdown, utc_now, write_csv, write_json
 from core.nn.experiments import append_run
 from core.tagger.lyrics import (
     LyricsConfig,
@@ -167,7 +167,7 @@ def write_lyrics_outputs(ls: LyricsSet, probs: dict[str, np.ndarray], ye: np.nda
     atomic_write_text(out / "classification_report.txt", text)
     cm = pd.DataFrame(confusion_matrix(ye, pred, labels=labels), index=ls.classes, columns=ls.classes)
     cm.index.name = "true \\ predicted"
-    cm.to_csv(out / "confusion_matrix.csv")
+    write_csv(cm, out / "confusion_matrix.csv", index=True)
     plot_confusion(cm, out / "confusion_matrix.png", f"lyrics: {chosen}, {len(ye)} songs")
     order = np.argsort(ls.split["test"]) if ls.eval_data is None else np.arange(len(ye))
     meta = _eval_meta(ls)
@@ -175,7 +175,7 @@ def write_lyrics_outputs(ls: LyricsSet, probs: dict[str, np.ndarray], ye: np.nda
                        "true": [ls.classes[i] for i in ye[order]]})
     for name, Pm in probs.items():
         pr[f"pred: {name}"] = [ls.classes[i] for i in Pm[order].argmax(1)]
-    pr.to_csv(out / "predictions.csv", index=False)
+    write_csv(pr, out / "predictions.csv")
     write_json(out / "metrics.json", metrics)
     write_json(out / "lyrics_model.json", {"encoder": metrics["encoder"], "classes": ls.classes,
                                            "checkpoint": f"checkpoints/{metrics['heads'][chosen]['run']}/best.pt",
