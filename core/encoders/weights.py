@@ -200,7 +200,8 @@ def _download(url: str, out: BinaryIO, limit: int, timeout: float, total_timeout
     except WeightsError:
         raise
     except (OSError, http.client.HTTPException, ValueError) as exc:
-        raise WeightsError(f"download of {url} failed: {type(exc).__name__}: {str(exc)[:200]}") from None
+        detail = re.sub(r"[\x00-\x1f\x7f]+", " ", str(exc)).strip()[:200]  # server text: one printable line
+        raise WeightsError(f"download of {url} failed: {type(exc).__name__}: {detail}") from None
 
 
 def fetch(name: str, to: Path | str, base_url: str | None = None, timeout: float = 60.0,
