@@ -35,8 +35,8 @@ class EncodedTexts:
     truncated: list[int]  # indices of texts longer than max_tokens (encoded truncated)
 
 
-CHARS_PER_TOKEN_CAP = 32  # a text is cut to 32 characters per token of the limit before tokenising
-MIN_CHAR_CAP = 2000
+CHARS_PER_TOKEN_CAP = 8  # a text is cut to 8 characters per token of the limit before tokenising
+MIN_CHAR_CAP = 1000
 
 
 def clean_texts(texts: list[str], max_chars: int) -> list[str]:
