@@ -59,7 +59,8 @@ def test_a_genre_spelled_nan_is_a_class_not_missing(evil_tagger_run):
     from core.tagger.labels import build_labels
 
     m = json.loads((evil_tagger_run / "metrics.json").read_text())
-    assert "NaN" in json.dumps(m["classes"] if "classes" in m else m)
+    assert "NaN" in m["classes"] and "NaN" not in m["dropped_classes"]
+    assert "NaN" in _cells(evil_tagger_run / "confusion_matrix.csv")
     labels = build_labels(pd.DataFrame({"genre": ["nan", "NaN", "NAN", "", "rock", "rock", "nan"]}))
     assert labels.classes == ["nan", "rock"] and list(labels.y) == [0, -1, -1, -1, 1, 1, 0]
 
