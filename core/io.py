@@ -9,6 +9,7 @@ import io
 import json
 import math
 import os
+import re
 import subprocess
 import tempfile
 import unicodedata
@@ -109,20 +110,27 @@ def is_formula(value: str) -> bool:
     return bool(rest) and unicodedata.normalize("NFKC", rest[0])[:1] in FORMULA_CHARS
 
 
-def safe_cell(value: object) -> object:
-    """Neutralise a text cell that a spreadsheet would treat as a formula (prefix a quote)."""
+PLAIN_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
+def safe_cell(value: object, keep_numbers: bool = False) -> object:
+    """Neutralise a text cell that a spreadsheet would treat as a formula (prefix a quote); with
+    `keep_numbers`, a cell that is just a signed number ("-0.5") is left as it is (a spreadsheet reads a
+    number)."""
     if isinstance(value, str) and is_formula(value):
+        if keep_numbers and PLAIN_NUMBER.fullmatch(value):
+            return value
         return "'" + value
     return value
 
 
-def safe_frame(df: pd.DataFrame) -> pd.DataFrame:
+def safe_frame(df: pd.DataFrame, keep_numbers: bool = False) -> pd.DataFrame:
     """Copy of `df` with every text cell (and column name) made formula-safe; numbers untouched."""
     out = df.copy()
     for col in out.columns:
         if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
-            out[col] = out[col].map(safe_cell)
-    out.columns = [safe_cell(str(c)) for c in out.columns]
+            out[col] = out[col].map(lambda v: safe_cell(v, keep_numbers))
+    out.columns = [safe_cell(str(c), keep_numbers) for c in out.columns]
     return out
 
 
@@ -137,14 +145,14 @@ def round_floats(df: pd.DataFrame, digits: int = 4) -> pd.DataFrame:
     return out
 
 
-def to_csv_text(df: pd.DataFrame, digits: int | None = 4) -> str:
+def to_csv_text(df: pd.DataFrame, digits: int | None = 4, keep_numbers: bool = False) -> str:
     """Formula-safe CSV of `df` with a header row and no index, floats rounded to `digits` (None: as they are).
 
     Rows end in CRLF (RFC 4180), so every cell holding a CR, LF or CRLF is quoted and reads back as one cell.
     """
     buf = io.StringIO()
     frame = round_floats(df, digits) if digits is not None else df
-    safe_frame(frame).to_csv(buf, index=False, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
+    safe_frame(frame, keep_numbers).to_csv(buf, index=False, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
     return buf.getvalue()
 
 
@@ -161,6 +169,6 @@ def write_csv(df: pd.DataFrame, path: Path, index: bool = False, digits: int | N
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
     with os.fdopen(fd, "wb") as f:
-        f.write(to_csv_text(df.reset_index() if index else df, digits).encode("utf-8"))
+        f.write(to_csv_text(df.reset_index() if index else df, digits, keep_numbers=True).encode("utf-8"))
     os.chmod(tmp, umask_mode(0o666))
     os.replace(tmp, path)

@@ -125,3 +125,31 @@ def test_too_few_songs_and_unknown_eval_genres_exit_2(tmp_path, capsys):
         assert _lyrics_main("--csv", str(train), "--eval-csv", str(ev), "--out", str(tmp_path / "o2")) == 2
         err = capsys.readouterr().err
         assert "no song with a genre of the training CSV" in err and err.strip().count("\n") == 0
+
+
+# ------------------------------------------------------------------ the one CSV writer
+def test_write_csv_neutralises_cells_headers_and_index(tmp_path):
+    from core.io import write_csv
+
+    df = pd.DataFrame({"=cls": ["@SUM(A1)", "-0.5", "-2+3", "\tx", "＝HYPERLINK()", "fine"],
+                       "n": [-1.5, 2.0, 3.0, 4.0, 5.0, 6.0]},
+                      index=pd.Index(["+a", "b", "c", "d", "e", "f"], name="-idx"))
+    write_csv(df, tmp_path / "x.csv", index=True)
+    back = pd.read_csv(tmp_path / "x.csv", dtype=str, keep_default_na=False)
+    assert list(back.columns) == ["'-idx", "'=cls", "n"]
+    assert back["'-idx"].tolist()[0] == "'+a"
+    assert back["'=cls"].tolist() == ["'@SUM(A1)", "-0.5", "'-2+3", "'\tx", "'＝HYPERLINK()", "fine"]
+    assert back["n"].tolist()[0] == "-1.5"
+
+
+def test_every_csv_the_library_writes_goes_through_the_one_writer():
+    from tests.conftest import REPO
+
+    machine_tables = {"core/io.py", "core/audio/cache.py", "core/audio/prepare.py", "core/encoders/frames.py"}
+    offenders = []
+    for path in sorted((REPO / "core").rglob("*.py")):
+        rel = path.relative_to(REPO).as_posix()
+        for n, line in enumerate(path.read_text().splitlines(), start=1):
+            if rel not in machine_tables and (".to_csv(" in line or "csv.writer(" in line):
+                offenders.append(f"{rel}:{n}")
+    assert not offenders, offenders
