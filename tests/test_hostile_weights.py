@@ -68,6 +68,14 @@ def _trickle(sock: socket.socket, stats: dict) -> None:
         sock.sendall(b"x")
 
 
+def _trickle_head(sock: socket.socket, stats: dict) -> None:
+    sock.sendall(b"HTTP/1.0 200 OK\r\nX-Slow: ")
+    for _ in range(100):  # a header line that never ends, one byte every 0.2 s
+        if stats["stop"].wait(0.2):
+            return
+        sock.sendall(b"x")
+
+
 def _endless(sock: socket.socket, stats: dict) -> None:
     sock.sendall(b"HTTP/1.0 200 OK\r\nContent-Type: application/octet-stream\r\n\r\n")
     block = b"y" * 65536
@@ -111,8 +119,9 @@ def test_fetch_never_writes_through_a_planted_symlink(weights_dir, tmp_path, cap
     assert "SHA-256 mismatch" in capsys.readouterr().err
 
 
-def test_fetch_bounds_a_trickling_server_in_total_time(tmp_path, capsys):
-    srv, url, stats = _serve_raw(_trickle)
+@pytest.mark.parametrize("answer", [_trickle, _trickle_head], ids=["body", "header"])
+def test_fetch_bounds_a_trickling_server_in_total_time(answer, tmp_path, capsys):
+    srv, url, stats = _serve_raw(answer)
     t0 = time.monotonic()
     try:
         rc = weights_main(["fetch", "tags_msd", "--to", str(tmp_path), "--base-url", url, "--timeout", "2",

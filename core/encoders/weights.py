@@ -12,6 +12,7 @@ import http.client
 import os
 import re
 import tempfile
+import threading
 import time
 import urllib.parse
 import urllib.request
@@ -178,9 +179,33 @@ def source_url(wf: WeightFile, base_url: str | None = None) -> str:
     return url
 
 
-def _download(url: str, out: BinaryIO, limit: int, timeout: float, total_timeout: float) -> None:
+def _bounded_download(url: str, out: BinaryIO, limit: int, timeout: float, total_timeout: float) -> None:
+    """`_download` in a worker thread that is given up after `total_timeout` seconds, so connecting and a
+    trickled header are bounded too (the abandoned thread writes nothing more and ends at its next read)."""
+    outcome: list[BaseException | None] = []
+    stop = threading.Event()
+
+    def work() -> None:
+        try:
+            _download(url, out, limit, timeout, total_timeout, stop)
+            outcome.append(None)
+        except BaseException as exc:  # handed to the caller's thread
+            outcome.append(exc)
+
+    worker = threading.Thread(target=work, name="weights-fetch", daemon=True)
+    worker.start()
+    worker.join(total_timeout + 0.5)
+    if worker.is_alive() or not outcome:
+        stop.set()
+        raise WeightsError(f"download of {url} took longer than {total_timeout:g} s; cut off")
+    if outcome[0] is not None:
+        raise outcome[0]
+
+
+def _download(url: str, out: BinaryIO, limit: int, timeout: float, total_timeout: float,
+              stop: threading.Event) -> None:
     """Stream `url` into the open file `out`: at most `limit` bytes, within `total_timeout` seconds overall
-    (`timeout` per read). WeightsError on any failure."""
+    (`timeout` per read), until `stop` is set. WeightsError on any failure."""
     deadline = time.monotonic() + total_timeout
     try:
         with urllib.request.urlopen(url, timeout=min(timeout, total_timeout)) as resp:
@@ -194,7 +219,7 @@ def _download(url: str, out: BinaryIO, limit: int, timeout: float, total_timeout
                 if got > limit:
                     raise WeightsError(f"download of {url} cut off: more than {limit} bytes, larger than the "
                                        "listed file")
-                if time.monotonic() > deadline:
+                if time.monotonic() > deadline or stop.is_set():
                     raise WeightsError(f"download of {url} took longer than {total_timeout:g} s; cut off")
                 out.write(block)
     except WeightsError:
@@ -223,7 +248,7 @@ def fetch(name: str, to: Path | str, base_url: str | None = None, timeout: float
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as out:
-            _download(url, out, (wf.size or 1 << 34) + DOWNLOAD_MARGIN, timeout, total_timeout)
+            _bounded_download(url, out, (wf.size or 1 << 34) + DOWNLOAD_MARGIN, timeout, total_timeout)
         got = sha256_of(tmp)
         if got != wf.sha256:
             raise WeightsError(f"SHA-256 mismatch for {url}: got {got}, listed {wf.sha256}; nothing written")
