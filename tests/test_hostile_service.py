@@ -57,7 +57,10 @@ def _err(r, status: int | tuple[int, ...], code: str | None = None) -> dict:
     return body["error"]
 
 
-def test_huge_finite_vectors_rank_like_their_direction(client):
+@pytest.mark.parametrize("kind", ["exact", "flat", "hnsw", "ivf_flat", "ivf_pq"])
+def test_huge_finite_vectors_rank_like_their_direction(client, svc_ds, kind):
+    if kind != "exact":
+        client = TestClient(create_app(SearchService(svc_ds, EMB, kind, ServiceConfig(max_k=20))))
     for kind_vec in ([3e38] * DIM, [1e20] * DIM, [-3e38] + [1e30] * (DIM - 1)):
         small = np.asarray(kind_vec, np.float64) / np.abs(kind_vec).max()
         big = client.post("/search", json={"vector": kind_vec, "k": 5}).json()["results"]
