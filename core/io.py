@@ -3,12 +3,16 @@ Markdown tables, UTC timestamps and the git commit recorded in sidecars."""
 
 from __future__ import annotations
 
+import csv
 import datetime as _dt
+import io
 import json
 import math
 import os
+import re
 import subprocess
 import tempfile
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -90,3 +94,81 @@ def git_commit() -> str:
         return out.stdout.strip() if out.returncode == 0 else ""
     except (OSError, subprocess.SubprocessError):
         return ""
+
+
+# Cells starting with these are run as formulas by spreadsheet programs (CSV injection).
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n")
+FORMULA_CHARS = "=+-@"
+
+
+def is_formula(value: str) -> bool:
+    """Whether a spreadsheet could read the text as a formula: it starts with a control character, or
+    its first non-blank character is = + - @ or a compatibility form of one (full-width ＝ ＋ － ＠ ...)."""
+    if value.startswith(FORMULA_PREFIXES):
+        return True
+    rest = value.lstrip()
+    return bool(rest) and unicodedata.normalize("NFKC", rest[0])[:1] in FORMULA_CHARS
+
+
+PLAIN_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
+def safe_cell(value: object, keep_numbers: bool = False) -> object:
+    """Neutralise a text cell that a spreadsheet would treat as a formula (prefix a quote); with
+    `keep_numbers`, a cell that is just a signed number ("-0.5") is left as it is (a spreadsheet reads a
+    number)."""
+    if isinstance(value, str) and is_formula(value):
+        if keep_numbers and PLAIN_NUMBER.fullmatch(value):
+            return value
+        return "'" + value
+    return value
+
+
+def safe_frame(df: pd.DataFrame, keep_numbers: bool = False) -> pd.DataFrame:
+    """Copy of `df` with every text cell (and column name) made formula-safe; numbers untouched."""
+    out = df.copy()
+    for col in out.columns:
+        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
+            out[col] = out[col].map(lambda v: safe_cell(v, keep_numbers))
+    out.columns = [safe_cell(str(c), keep_numbers) for c in out.columns]
+    return out
+
+
+def round_floats(df: pd.DataFrame, digits: int = 4) -> pd.DataFrame:
+    """Copy of `df` with float columns rounded (0.24000000000000005 -> 0.24)."""
+    out = df.copy()
+    for col in out.columns:
+        if pd.api.types.is_float_dtype(out[col]):
+            out[col] = out[col].round(digits)
+        elif out[col].dtype == object:  # mixed columns (numbers beside 'n/a' or missing values)
+            out[col] = out[col].map(lambda v: round(v, digits) if isinstance(v, float) else v)
+    return out
+
+
+def to_csv_text(df: pd.DataFrame, digits: int | None = 4, keep_numbers: bool = False) -> str:
+    """Formula-safe CSV of `df` with a header row and no index, floats rounded to `digits` (None: as they are).
+
+    Rows end in CRLF (RFC 4180), so every cell holding a CR, LF or CRLF is quoted and reads back as one cell.
+    """
+    buf = io.StringIO()
+    frame = round_floats(df, digits) if digits is not None else df
+    safe_frame(frame, keep_numbers).to_csv(buf, index=False, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
+    return buf.getvalue()
+
+
+def to_csv_bytes(df: pd.DataFrame, digits: int = 4) -> bytes:
+    """`to_csv_text` as UTF-8 bytes (downloads)."""
+    return to_csv_text(df, digits).encode("utf-8")
+
+
+def write_csv(df: pd.DataFrame, path: Path, index: bool = False, digits: int | None = None) -> None:
+    """Write `df` as a formula-safe CSV (the one CSV writer of every report a person may open in a
+    spreadsheet: a cell or header like `=HYPERLINK(...)` or `+cmd|...` is written with a leading quote),
+    atomically. `index=True` writes the index as the first column (its name as the header)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    with os.fdopen(fd, "wb") as f:
+        f.write(to_csv_text(df.reset_index() if index else df, digits, keep_numbers=True).encode("utf-8"))
+    os.chmod(tmp, umask_mode(0o666))
+    os.replace(tmp, path)

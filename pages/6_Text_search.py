@@ -44,7 +44,8 @@ with st.expander(f"Model: `{run}` — audio `{entry['audio_encoder']}` → {entr
     if entry.get("captions", {}).get("template_captions"):
         st.caption("This dataset's captions are template captions made from its mood/style labels.")
 
-query = st.text_input("Describe the music", key="ts_text", placeholder="slow acoustic guitar with soft female vocals")
+query = st.text_input("Describe the music", key="ts_text", max_chars=encoder.max_chars,
+                      placeholder="slow acoustic guitar with soft female vocals")
 encoded = ut.encode_query(encoder, query)
 if encoded.vector is None:
     st.info(encoded.message)

@@ -33,7 +33,11 @@ def main(argv: list[str] | None = None) -> int:
     """Parse flags, pin BLAS/FAISS threads, load the embedding and index, run uvicorn."""
     from core.retrieval.service import ServiceConfig
 
-    args = build_parser().parse_args(argv)
+    ap = build_parser()
+    args = ap.parse_args(argv)
+    problem = _check_args(args)
+    if problem:
+        ap.error(problem)  # one line, exit 2
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = str(args.threads)  # before numpy/faiss start their pools
     from core.retrieval.index import pin_threads
@@ -58,6 +62,21 @@ def main(argv: list[str] | None = None) -> int:
           f"http://{args.host}:{args.port} (docs at /docs)")
     uvicorn.run(create_app(service), host=args.host, port=args.port, log_level="warning")
     return 0
+
+
+def _check_args(args: argparse.Namespace) -> str:
+    """Why the numeric flags cannot work ('' when they can)."""
+    import math
+
+    if args.threads < 1:
+        return f"--threads must be at least 1, got {args.threads}"
+    if not 0 <= args.port <= 65535:
+        return f"--port must be in 0..65535, got {args.port}"
+    if args.max_k < 1 or args.max_batch < 1:
+        return f"--max-k and --max-batch must be at least 1, got {args.max_k} and {args.max_batch}"
+    if not (math.isfinite(args.max_upload_mb) and 0 < args.max_upload_mb <= 4096):
+        return f"--max-upload-mb must be > 0 and at most 4096, got {args.max_upload_mb:g}"
+    return ""
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from core.encoders.base import EncoderError
 from core.encoders.registry import SPECS, load_encoder
 from core.encoders.weights import (
     BASE_URL_ENV,
+    TOTAL_TIMEOUT_S,
     WEIGHT_FILES,
     WEIGHTS_ENV,
     WeightsError,
@@ -33,7 +34,21 @@ def build_parser() -> argparse.ArgumentParser:
     fe.add_argument("--to", type=Path, required=True, help="weights folder to write into (layout kept)")
     fe.add_argument("--base-url", default=None,
                     help=f"download from BASE/<relative path> instead of the public URL (or ${BASE_URL_ENV})")
+    fe.add_argument("--timeout", type=_positive, default=60.0, help="seconds to wait for each read (default 60)")
+    fe.add_argument("--total-timeout", type=_positive, default=TOTAL_TIMEOUT_S,
+                    help=f"seconds the whole download may take (default {TOTAL_TIMEOUT_S:g})")
     return ap
+
+
+def _positive(text: str) -> float:
+    """A finite number of seconds > 0 (argparse type)."""
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not (0 < v < float("inf")):
+        raise argparse.ArgumentTypeError(f"must be > 0 seconds, got {text}")
+    return v
 
 
 def cmd_list() -> int:
@@ -79,7 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.cmd == "check":
         return cmd_check(args.weights_dir)
     try:
-        dest = fetch(args.name, args.to, base_url=args.base_url)
+        dest = fetch(args.name, args.to, base_url=args.base_url, timeout=args.timeout,
+                     total_timeout=args.total_timeout)
     except WeightsError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

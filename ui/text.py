@@ -55,8 +55,7 @@ def encode_query(encoder, text: str) -> EncodedQuery:
         return EncodedQuery(None, "Type a description of the music you want, e.g. \"slow acoustic guitar\".")
     enc = encoder.encode_checked([text.strip()])
     if enc.truncated:
-        n = encoder.n_tokens([text.strip()])[0]
-        return EncodedQuery(enc.vectors[0], f"Your query has {n} tokens; the text encoder reads at most "
-                            f"{encoder.max_tokens}, so only its beginning was used.", True)
+        return EncodedQuery(enc.vectors[0], f"Your query is longer than the {encoder.max_tokens} tokens the text "
+                            "encoder reads, so only its beginning was used.", True)
     return EncodedQuery(enc.vectors[0])
 __all__ = ["run_figures", "search_runs", "clap_datasets", "cached_text_encoder", "cached_index", "encode_query"]

@@ -200,11 +200,17 @@ def gtzan_catalog(root: Path, artists_csv: Path | None = None, split_file: Path 
 def read_metadata_csv(path: Path, what: str) -> pd.DataFrame:
     """A user-given metadata CSV as text cells ('' for empty), or CatalogError with a one-line reason:
     not found, empty, not UTF-8 (a BOM is fine), or a row with more fields than the header."""
+    import warnings
+
     path = Path(path)
     if not path.is_file():
         raise CatalogError(f"{what} not found: {path}")
     try:
-        return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", pd.errors.ParserWarning)  # every row one field longer than the header
+            return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig", index_col=False)
+    except pd.errors.ParserWarning:
+        raise CatalogError(f"{what} {path} has a ragged row: {_first_long_row(path)}") from None
     except pd.errors.EmptyDataError:
         raise CatalogError(f"{what} {path} is empty: not even a header row") from None
     except UnicodeDecodeError as exc:
@@ -216,6 +222,19 @@ def read_metadata_csv(path: Path, what: str) -> pd.DataFrame:
         raise CatalogError(f"{what} {path} has a ragged row: {detail}") from None
     except (OSError, ValueError) as exc:
         raise CatalogError(f"{what} {path} is not a readable CSV: {str(exc).strip()[:120]}") from None
+
+
+def _first_long_row(path: Path) -> str:
+    """Where the first row with more fields than the header is (for the ragged-row message)."""
+    import csv
+
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        rows = csv.reader(f)
+        header = next(rows, [])
+        for row in rows:
+            if len(row) > len(header):
+                return f"line {rows.line_num} has {len(row)} fields, the header {len(header)}"
+    return "a row has more fields than the header"
 
 
 def label_path_key(raw: str) -> tuple[str, str]:
@@ -417,7 +436,7 @@ def audiocaps_captions(root: Path) -> pd.DataFrame:
         raise CatalogError(f"no AudioCaps captions under {root} (captions_for_these_clips.csv or captions_v1/*.csv)")
     parts = []
     for path, split in files:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False)
+        df = read_metadata_csv(path, "AudioCaps captions CSV")
         need = ["youtube_id", "start_time", "caption"] + (["split"] if split is None else [])
         missing = [c for c in need if c not in df.columns]
         if missing:

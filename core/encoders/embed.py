@@ -85,25 +85,54 @@ def part_file(ds_dir: Path | str, encoder: str, track_id: str) -> Path:
     return Path(ds_dir) / PARTS_DIR / encoder / f"{safe_name(track_id)}.npz"
 
 
-@lru_cache(maxsize=16)
 def cached_encoder(name: str, weights_dir: str | None, device: str, batch: int) -> AudioEncoder:
-    """The encoder `name`, loaded once per process."""
+    """The encoder `name`, loaded once per process (again when its weights file changes on disk)."""
+    return _cached_encoder(name, weights_dir, device, batch, _weights_stamp(name, weights_dir))
+
+
+@lru_cache(maxsize=16)
+def _cached_encoder(name: str, weights_dir: str | None, device: str, batch: int, stamp: tuple) -> AudioEncoder:
     return load_encoder(name, weights_dir, device, batch)
 
 
-def _part_valid(path: Path, source: str) -> bool:
+cached_encoder.cache_info = _cached_encoder.cache_info  # type: ignore[attr-defined]  # loads per process
+
+
+def _weights_stamp(name: str, weights_dir: str | None) -> tuple:
+    """(inode, size, mtime) of an encoder's weights file, () when it cannot be found (the load says why)."""
+    from core.encoders.registry import SPECS
+    from core.encoders.weights import WeightsError, resolve_weights_dir
+
+    try:
+        st = WEIGHT_FILES[SPECS[name].weights].local(resolve_weights_dir(weights_dir)).stat()
+    except (KeyError, OSError, WeightsError):
+        return ()
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def weights_key(enc: AudioEncoder) -> str:
+    """SHA-256 of the weights an encoder was loaded from (parts are only reused for the same weights)."""
+    return str(enc.extra.get("weights_sha256", ""))
+
+
+def _part_valid(path: Path, source: str, weights: str) -> bool:
     try:
         with np.load(path) as z:
-            return str(z["source"]) == source and z["embedding"].ndim == 1
+            return (str(z["source"]) == source and "weights" in z and str(z["weights"]) == weights
+                    and z["embedding"].ndim == 1 and bool(np.isfinite(z["embedding"]).all()))
     except Exception:  # unreadable part: recompute it
         return False
 
 
-def _write_part(path: Path, source: str, out) -> None:
+def _finite(out) -> bool:
+    return all(bool(np.isfinite(np.asarray(a, np.float64)).all()) for a in (out.frames, out.embedding, out.scores))
+
+
+def _write_part(path: Path, source: str, weights: str, out) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")
     np.savez(tmp, frames=out.frames.astype(np.float32), embedding=out.embedding, scores=out.scores,
-             source=np.array(source))
+             source=np.array(source), weights=np.array(weights))
     tmp.replace(path)
 
 
@@ -119,7 +148,7 @@ def embed_batch(ds_dir: str, tracks: list[tuple[str, str]], encoders: tuple[str,
     out: list[TrackStatus] = []
     todo: list[tuple[str, str, np.ndarray]] = []
     for tid, path in tracks:
-        need = [e for e in encs if not _part_valid(part_file(ds_dir, e.name, tid), str(path))]
+        need = [e for e in encs if not _part_valid(part_file(ds_dir, e.name, tid), str(path), weights_key(e))]
         out += [TrackStatus(tid, e.name, "reused") for e in encs if e not in need]
         if not need:
             continue
@@ -128,7 +157,7 @@ def embed_batch(ds_dir: str, tracks: list[tuple[str, str]], encoders: tuple[str,
         except AudioError as exc:
             out += [TrackStatus(tid, e.name, "skipped", str(exc)) for e in need]
     for enc in encs:
-        mine = [t for t in todo if not _part_valid(part_file(ds_dir, enc.name, t[0]), str(t[1]))]
+        mine = [t for t in todo if not _part_valid(part_file(ds_dir, enc.name, t[0]), str(t[1]), weights_key(enc))]
         out += _encode(ds_dir, enc, mine)
     return out
 
@@ -141,9 +170,19 @@ def _encode(ds_dir: str, enc: AudioEncoder, todo: list[tuple[str, str, np.ndarra
         results = enc.analyse_many([a for _, _, a in todo])
     except Exception:  # one bad track must not sink the batch: retry each alone
         return [s for t in todo for s in _encode_one(ds_dir, enc, t)]
+    out = []
     for (tid, path, _), res in zip(todo, results, strict=True):
-        _write_part(part_file(ds_dir, enc.name, tid), str(path), res)
-    return [TrackStatus(tid, enc.name, "done") for tid, _, _ in todo]
+        out.append(_keep(ds_dir, enc, tid, path, res))
+    return out
+
+
+def _keep(ds_dir: str, enc: AudioEncoder, tid: str, path: str, res) -> TrackStatus:
+    """Write one track's part, unless the encoder gave NaN or infinite numbers (then: skipped, nothing kept)."""
+    if not _finite(res):
+        part_file(ds_dir, enc.name, tid).unlink(missing_ok=True)
+        return TrackStatus(tid, enc.name, "skipped", "the encoder gave NaN or infinite values (corrupt weights?)")
+    _write_part(part_file(ds_dir, enc.name, tid), str(path), weights_key(enc), res)
+    return TrackStatus(tid, enc.name, "done")
 
 
 def _encode_one(ds_dir: str, enc: AudioEncoder, t: tuple[str, str, np.ndarray]) -> list[TrackStatus]:
@@ -152,8 +191,7 @@ def _encode_one(ds_dir: str, enc: AudioEncoder, t: tuple[str, str, np.ndarray]) 
         res = enc.analyse(audio)
     except Exception as exc:  # recorded as the track's reason, never raised
         return [TrackStatus(tid, enc.name, "skipped", f"encoder failed: {type(exc).__name__}: {exc}")]
-    _write_part(part_file(ds_dir, enc.name, tid), str(path), res)
-    return [TrackStatus(tid, enc.name, "done")]
+    return [_keep(ds_dir, enc, tid, path, res)]
 
 
 def embed_track(ds_dir: str, track_id: str, path: str, encoders: tuple[str, ...], weights_dir: str | None,
@@ -168,17 +206,17 @@ def weights_record(enc: AudioEncoder, weights_dir: str | None) -> dict:
     from core.encoders.weights import resolve_weights_dir
 
     wf = WEIGHT_FILES[SPECS[enc.name].weights]
-    return {"file": wf.path, "sha256": sha256_of(wf.local(resolve_weights_dir(weights_dir))), "source": wf.url,
-            "licence": wf.licence}
+    sha = weights_key(enc) or sha256_of(wf.local(resolve_weights_dir(weights_dir)))
+    return {"file": wf.path, "sha256": sha, "source": wf.url, "licence": wf.licence}
 
 
-def read_parts(ds_dir: Path | str, encoder: str, track_ids: list[str], paths: list[str]
+def read_parts(ds_dir: Path | str, encoder: str, track_ids: list[str], paths: list[str], weights: str
                ) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
-    """{row: frames} and {row: embedding} of every track with a valid part."""
+    """{row: frames} and {row: embedding} of every track with a valid part made with `weights` (SHA-256)."""
     frames, embs = {}, {}
     for row, (tid, path) in enumerate(zip(track_ids, paths, strict=True)):
         p = part_file(ds_dir, encoder, tid)
-        if p.exists() and _part_valid(p, str(path)):
+        if p.exists() and _part_valid(p, str(path), weights):
             with np.load(p) as z:
                 frames[row], embs[row] = z["frames"], z["embedding"]
     return frames, embs
@@ -191,7 +229,7 @@ def assemble(ds_dir: Path | str, enc: AudioEncoder, weights_dir: str | None, ski
 
     fc = FeatureCache.open(ds_dir)
     tids = fc.tracks["track_id"].astype(str).tolist()
-    frames, embs = read_parts(ds_dir, enc.name, tids, fc.tracks["path"].astype(str).tolist())
+    frames, embs = read_parts(ds_dir, enc.name, tids, fc.tracks["path"].astype(str).tolist(), weights_key(enc))
     raw = np.zeros((len(tids), enc.dim), np.float32)
     for row, e in embs.items():
         raw[row] = e

@@ -7,6 +7,7 @@ Each name's sample rate, piece length and label file are facts of the published 
 from __future__ import annotations
 
 import csv
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +17,15 @@ import torch.nn.functional as F
 from core.encoders.base import AudioEncoder, EncoderError, PieceRule
 from core.encoders.mobilenet import EfficientATMel, EfficientATMelConfig, MobileNetAT
 from core.encoders.taggers import CRNN, FCN, MusiCNN
-from core.encoders.weights import WEIGHT_FILES, load_state_dict, load_strict, require_file, resolve_weights_dir
+from core.encoders.weights import (
+    WEIGHT_FILES,
+    WeightsError,
+    load_state_dict,
+    load_strict,
+    require_file,
+    resolve_weights_dir,
+    sha256_of,
+)
 
 WON_RATE = 16000  # Won et al. trained every tagger on 16 kHz audio
 WON_INPUT_S = 29.1  # FCN / CRNN training input length (Won et al.)
@@ -89,11 +98,20 @@ class EfficientATEncoder(AudioEncoder):
 
 
 def read_labels(path: Path) -> list[str]:
-    """Labels in output order from tags.txt (one a line) or class_labels_indices.csv (display_name column)."""
+    """Labels in output order from tags.txt (one a line) or class_labels_indices.csv (display_name column);
+    WeightsError for a file that is not UTF-8 text or a CSV without a display_name column."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise WeightsError(f"label file {path} is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at "
+                           f"{exc.start}); restore it with `python -m train.weights fetch`") from None
     if path.suffix == ".csv":
-        with open(path, newline="") as f:
-            return [row["display_name"] for row in csv.DictReader(f)]
-    return [line.strip() for line in path.read_text().splitlines() if line.strip()]
+        rows = csv.DictReader(io.StringIO(text, newline=""))
+        if "display_name" not in (rows.fieldnames or []):
+            raise WeightsError(f"label file {path} has no display_name column (columns: "
+                               f"{', '.join(rows.fieldnames or []) or 'none'})")
+        return [row["display_name"] or "" for row in rows]
+    return [line.strip() for line in text.splitlines() if line.strip()]
 
 
 def _labels(spec: EncoderSpec, weights_dir: Path, n_out: int) -> tuple[list[str] | None, str]:
@@ -150,7 +168,8 @@ def load_encoder(name: str, weights_dir: Path | str | None = None, device: str =
                                                                                        EfficientATEncoder)
     rate = EfficientATMelConfig().sample_rate if spec.family == "efficientat" else WON_RATE
     enc = cls(name=name, sample_rate=rate, weights=WEIGHT_FILES[spec.weights].path, labels=labels,
-              labels_note=note, batch_size=batch_size, device=device, extra={"family": spec.family}, **info)
+              labels_note=note, batch_size=batch_size, device=device,
+              extra={"family": spec.family, "weights_sha256": sha256_of(path)}, **info)
     enc.net = net
     if spec.family == "efficientat":
         enc.mel = EfficientATMel().to(device)
@@ -158,8 +177,6 @@ def load_encoder(name: str, weights_dir: Path | str | None = None, device: str =
 
 
 def _build_checked(spec: EncoderSpec, sd: dict[str, torch.Tensor], path: Path) -> tuple[torch.nn.Module, dict]:
-    from core.encoders.weights import WeightsError
-
     try:
         return _build(spec, sd)
     except KeyError as exc:

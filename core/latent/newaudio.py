@@ -17,6 +17,7 @@ from core.audio.cache import FeatureCache
 from core.audio.config import AudioConfig
 from core.audio.decode import AUDIO_EXTENSIONS, AudioError, is_audio_path, load_audio
 from core.audio.features import log_mel
+from core.io import write_csv
 from core.latent.evaluate import METRIC_INFO, mean_metrics, oracle_refs, reconstruct_refs
 from core.latent.griffinlim import GriffinLimConfig, mel_to_audio
 from core.latent.io import save_spec_png, save_wav
@@ -229,7 +230,7 @@ def reconstruct_demo(net: torch.nn.Module, stats: MelStats, demo_dir: Path, z_al
     for k in METRIC_NAMES:
         out_df[f"oracle_{k}"] = odf[k].to_numpy()
     (recon / "demo").mkdir(parents=True, exist_ok=True)
-    out_df.to_csv(recon / "demo" / "demo.csv", index=False)
+    write_csv(out_df, recon / "demo" / "demo.csv")
     return OutsideBlock(str(demo_dir), "demo/demo.csv", items, mean_metrics(df), mean_metrics(odf))
 
 

@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 from core.audio.cache import FeatureCache
 from core.audio.decode import is_audio_path
 from core.audio.features import log_mel
-from core.io import utc_now, write_json
+from core.io import utc_now, write_csv, write_json
 from core.latent.analysis import AnalysisConfig, analyze
 from core.latent.evaluate import METRIC_INFO, mean_metrics, oracle_refs, reconstruct_refs
 from core.latent.generation import generate
@@ -303,7 +303,7 @@ class _Study:
         self.latents[size] = (z_all, meta)
         zdir = self.recon / f"z{size}"
         np.save(zdir / "latents.npy", z_all)
-        meta.to_csv(zdir / "latents.csv", index=False)
+        write_csv(meta, zdir / "latents.csv")
         self.per_size[str(size)] = {
             "run_name": res.run_name, "checkpoint": str(Path("..") / res.checkpoint),
             "trained_now": res.trained_now, "epochs": res.epochs, "best_val_loss": res.best_val_loss,
@@ -336,9 +336,8 @@ class _Study:
         chosen, plateau, rule_text = choose_size({s: r.metrics for s, r in self.size_results.items()},
                                                  self.cfg.rule_metric, self.cfg.margin_db)
         oracle_row = {"size": "oracle", **oracle_mean}
-        pd.concat([table, pd.DataFrame([oracle_row])], ignore_index=True).to_csv(self.recon / "metrics.csv",
-                                                                                 index=False)
-        pd.concat(self.per_clip, ignore_index=True).to_csv(self.recon / "metrics_per_clip.csv", index=False)
+        write_csv(pd.concat([table, pd.DataFrame([oracle_row])], ignore_index=True), self.recon / "metrics.csv")
+        write_csv(pd.concat(self.per_clip, ignore_index=True), self.recon / "metrics_per_clip.csv")
         plot_metrics(table, oracle_mean, chosen, self.recon / "metrics_vs_size.png")
         return chosen, plateau, rule_text
 
@@ -357,9 +356,9 @@ class _Study:
             maps.insert(0, "x", maps["umap_x"])
             maps["cluster"] = maps["kmeans"]
             zdir = self.recon / f"z{size}"
-            maps.to_csv(zdir / "map.csv", index=False)
-            an.elbow.to_csv(zdir / "elbow.csv", index=False)
-            an.scores.to_csv(zdir / "clusters.csv", index=False)
+            write_csv(maps, zdir / "map.csv")
+            write_csv(an.elbow, zdir / "elbow.csv")
+            write_csv(an.scores, zdir / "clusters.csv")
             plot_maps(maps, an.elbow, size, zdir / "maps.png")
             cluster_rows += [{"size": size, **rec} for rec in an.scores.to_dict("records")]
             self.per_size[str(size)].update({
@@ -368,7 +367,7 @@ class _Study:
                 "map_method": an.umap_method, "pca_explained": an.pca_explained,
                 "clustering": an.scores.to_dict("records"),
             })
-        pd.DataFrame(cluster_rows).to_csv(self.recon / "clustering.csv", index=False)
+        write_csv(pd.DataFrame(cluster_rows), self.recon / "clustering.csv")
         return a_sizes
 
     def outside(self, chosen: int) -> tuple[OutsideBlock | None, OutsideBlock | None]:
@@ -383,7 +382,7 @@ class _Study:
                                               recon / "new_music", recon, cfg.n_new_segments, cfg.n_neighbours,
                                               cfg.train.progress)
             (recon / "new_music").mkdir(parents=True, exist_ok=True)
-            nm_df.to_csv(recon / "new_music" / "new_music.csv", index=False)
+            write_csv(nm_df, recon / "new_music" / "new_music.csv")
             new_block = OutsideBlock(str(cfg.new_music_dir), "new_music/new_music.csv", items,
                                      mean_metrics(nm_df) if items else {},
                                      {k: float(nm_df[f"oracle_{k}"].mean()) for k in METRIC_NAMES}

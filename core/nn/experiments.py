@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from core.io import to_markdown
+from core.io import to_markdown, write_csv
 
 
 def append_run(out_dir: Path | str, row: dict[str, Any]) -> pd.DataFrame:
@@ -21,7 +21,7 @@ def append_run(out_dir: Path | str, row: dict[str, Any]) -> pd.DataFrame:
         df = pd.concat([old, new], ignore_index=True, sort=False)
     else:
         df = new
-    df.to_csv(csv, index=False)
+    write_csv(df, csv)
     md = f"# Experiments: {out_dir.name}\n\nOne row per training run (newest last).\n\n" + to_markdown(df)
     (out_dir / "experiments.md").write_text(md)
     return df

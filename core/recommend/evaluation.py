@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from core.io import atomic_write_text, to_markdown
+from core.io import atomic_write_text, to_markdown, write_csv
 from core.recommend.embeddings import list_embeddings, load_embedding
 from core.recommend.metrics import (
     Estimate,
@@ -396,7 +396,7 @@ def choose_on_val(ev: Evaluation, embs: dict[str, np.ndarray], tracks: pd.DataFr
 def write_outputs(ds_dir: Path, ev: Evaluation, tracks: pd.DataFrame) -> None:
     """metrics.json, queries.csv and report.md."""
     atomic_write_text(ds_dir / "metrics.json", json.dumps(ev.to_json(), indent=2, default=float))
-    ev.queries.to_csv(ds_dir / "queries.csv", index=False)
+    write_csv(ev.queries, ds_dir / "queries.csv")
     atomic_write_text(ds_dir / "report.md", render_report(ev, tracks))
 
 

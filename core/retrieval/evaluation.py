@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from core.io import write_csv
 from core.retrieval.augment import AugmentConfig, audio_augment
 from core.retrieval.encoders import ExcerptEncoder
 from core.retrieval.metrics import chance_mrr, chance_recall, ranks_from_scores, ranks_of_truth, score_ranks
@@ -227,7 +228,7 @@ def evaluate_retrieval(ds_dir: Path | str, cfg: RetrievalEvalConfig) -> Retrieva
     qdf = pd.DataFrame({"query": np.arange(len(q.truth)), "track_id": fc.tracks["track_id"].to_numpy()[q.truth],
                         "row": q.truth, "start_s": np.round(q.start_s, 2),
                         **{f"rank_{r.name}": r.ranks for r in results}})
-    qdf.to_csv(out / "queries.csv", index=False)
+    write_csv(qdf, out / "queries.csv")
     from core.retrieval.report import write_report
 
     report = write_report(out / "report.md", metrics)

@@ -26,6 +26,7 @@ class ServiceConfig:
     default_k: int = 10
     max_batch: int = 64
     max_upload_bytes: int = 20 * 1024 * 1024
+    max_json_bytes: int = 4 * 1024 * 1024  # a /search body; larger ones get 413 before they are read
     max_audio_s: float = 60.0
     min_audio_s: float = 1.0
     threads: int = 1
@@ -69,8 +70,12 @@ class SearchService:
         from core.retrieval.index import build_index, load_index
 
         path = self.ds_dir / "retrieval" / "index" / f"{self.embedding}.{kind}"
+        bad = int((~np.isfinite(np.asarray(self.vectors))).any(axis=1).sum())
+        if bad:
+            raise ValueError(f"embedding {self.embedding!r} of {self.ds_dir} has {bad} rows with NaN or infinite "
+                             "numbers; recompute it before serving")
         if path.exists():
-            idx = load_index(path)
+            idx = _read_index(path, load_index)
             if idx.ntotal == len(self.vectors):
                 return idx, str(path)
         return build_index(kind, self.vectors), "built at start-up"
@@ -113,7 +118,9 @@ class SearchService:
             raise ServiceError(422, "non_finite", "'vector' contains NaN or infinite numbers")
         if max((abs(x) for x in v), default=0.0) > float(np.finfo(np.float32).max):
             raise ServiceError(422, "non_finite", "'vector' has numbers beyond float32 range")
-        arr = np.asarray(v, np.float32)
+        big = np.asarray(v, np.float64)
+        top = float(np.abs(big).max()) if len(big) else 0.0
+        arr = (big / top).astype(np.float32) if top > 0 else big.astype(np.float32)  # scaled: no norm overflow
         if not np.isfinite(arr).all() or float(np.linalg.norm(arr)) == 0.0:
             raise ServiceError(422, "non_finite", "'vector' must be finite in float32 and not all zeros")
         return arr, None
@@ -192,6 +199,20 @@ class SearchService:
         t0 = time.perf_counter()
         v = self.embed_audio_file(data, filename)
         return {"results": self.search(v[None], k, [None])[0], "k": k, "ms": _ms(t0)}
+
+
+def _read_index(path: Path, load_index):
+    """A saved index, or ValueError naming the file when it is unreadable or holds NaN/infinite vectors."""
+    hint = "rebuild it with `python -m train.retrieval` (or delete it to build one at start-up)"
+    try:
+        idx = load_index(path)
+    except (RuntimeError, OSError, ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"index {path} is unreadable ({type(exc).__name__}: "
+                         f"{(str(exc).strip().splitlines() or [''])[0][:160]}); {hint}") from None
+    vecs = getattr(idx, "vectors", None)
+    if vecs is not None and not bool(np.isfinite(np.asarray(vecs)).all()):
+        raise ValueError(f"index {path} holds NaN or infinite vectors; {hint}")
+    return idx
 
 
 def _ms(t0: float) -> float:

@@ -57,9 +57,9 @@ def _track_label_sets(tracks: pd.DataFrame, target: str) -> list[set[str]]:
     col = TARGETS[target]
     if col not in tracks.columns:
         raise MissingLabels(f"the catalog has no {col!r} column (columns: {', '.join(map(str, tracks.columns))})")
-    values = tracks[col].fillna("").astype(str)
+    values = tracks[col].fillna("").astype(str)  # only empty (or truly missing) cells are unlabelled: "nan" is a name
     if target == "genre":
-        return [{v.strip()} if v.strip() and v.strip().lower() != "nan" else set() for v in values]
+        return [{v.strip()} if v.strip() else set() for v in values]
     return [split_tags(v) for v in values]
 
 

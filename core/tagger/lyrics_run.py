@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import classification_report, confusion_matrix, f1_score
 
-from core.io import atomic_write_text, to_markdown, utc_now, write_json
+from core.io import atomic_write_text, to_markdown, utc_now, write_csv, write_json
 from core.nn.experiments import append_run
 from core.tagger.lyrics import (
     LyricsConfig,
@@ -62,16 +62,30 @@ def build_set(csv: Path, eval_csv: Path | None, cfg: LyricsConfig) -> LyricsSet:
     y = np.array([index[g] for g in data.genres], dtype=np.int64)
     notes = []
     if eval_csv is None:
-        split = split_songs(data, cfg.seed)
+        split = _checked_split(csv, y, split_songs(data, cfg.seed), ("train", "val", "test"))
         return LyricsSet(data, y, split, classes, dropped, notes=notes)
     ev = read_lyrics_csv(eval_csv)
     known = np.isin(ev.genres, classes)
+    if not known.any():
+        raise LyricsInputError(f"{eval_csv} has no song with a genre of the training CSV ({len(ev.texts)} rows "
+                               f"with lyrics and genre; training genres: {', '.join(classes)})")
     if (~known).any():
         notes.append(f"{int((~known).sum())} evaluation rows have a genre not in the training CSV and were left out")
     ev = _keep(ev, known)
     sp = split_songs(data, cfg.seed, (0.15, 0.0001))
-    split = {"train": np.concatenate([sp["train"], sp["test"]]), "val": sp["val"]}
+    split = _checked_split(csv, y, {"train": np.concatenate([sp["train"], sp["test"]]), "val": sp["val"]},
+                           ("train", "val"))
     return LyricsSet(data, y, split, classes, dropped, ev, np.array([index[g] for g in ev.genres]), notes)
+
+
+def _checked_split(csv: Path, y: np.ndarray, split: dict[str, np.ndarray], need: tuple[str, ...]
+                   ) -> dict[str, np.ndarray]:
+    """The split, or LyricsInputError when a part is empty or training sees fewer than 2 genres."""
+    sizes = ", ".join(f"{k} {len(split.get(k, ()))}" for k in need)
+    if any(len(split.get(k, ())) == 0 for k in need) or len(np.unique(y[split["train"]])) < 2:
+        raise LyricsInputError(f"{csv} has too few songs to train and evaluate ({len(y)} songs; split {sizes}; "
+                               f"the training part needs at least 2 genres): give more songs per genre")
+    return split
 
 
 @dataclass
@@ -167,7 +181,7 @@ def write_lyrics_outputs(ls: LyricsSet, probs: dict[str, np.ndarray], ye: np.nda
     atomic_write_text(out / "classification_report.txt", text)
     cm = pd.DataFrame(confusion_matrix(ye, pred, labels=labels), index=ls.classes, columns=ls.classes)
     cm.index.name = "true \\ predicted"
-    cm.to_csv(out / "confusion_matrix.csv")
+    write_csv(cm, out / "confusion_matrix.csv", index=True)
     plot_confusion(cm, out / "confusion_matrix.png", f"lyrics: {chosen}, {len(ye)} songs")
     order = np.argsort(ls.split["test"]) if ls.eval_data is None else np.arange(len(ye))
     meta = _eval_meta(ls)
@@ -175,7 +189,7 @@ def write_lyrics_outputs(ls: LyricsSet, probs: dict[str, np.ndarray], ye: np.nda
                        "true": [ls.classes[i] for i in ye[order]]})
     for name, Pm in probs.items():
         pr[f"pred: {name}"] = [ls.classes[i] for i in Pm[order].argmax(1)]
-    pr.to_csv(out / "predictions.csv", index=False)
+    write_csv(pr, out / "predictions.csv")
     write_json(out / "metrics.json", metrics)
     write_json(out / "lyrics_model.json", {"encoder": metrics["encoder"], "classes": ls.classes,
                                            "checkpoint": f"checkpoints/{metrics['heads'][chosen]['run']}/best.pt",

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import classification_report, confusion_matrix
 
-from core.io import atomic_write_text, utc_now, write_json
+from core.io import atomic_write_text, utc_now, write_csv, write_json
 from core.nn.experiments import append_run
 from core.nn.loop import FitResult
 from core.recommend.metrics import Estimate
@@ -161,7 +161,7 @@ def confusion_files(data: TaggerData, P: np.ndarray, rows: np.ndarray, out: Path
         cm = pd.DataFrame(confusion_matrix(y, pred, labels=labels), index=classes, columns=classes)
         text = classification_report(y, pred, labels=labels, target_names=classes, zero_division=0)
     cm.index.name = "true \\ predicted" if not data.labels.multi_label else "class"
-    cm.to_csv(out / "confusion_matrix.csv")
+    write_csv(cm, out / "confusion_matrix.csv", index=True)
     atomic_write_text(out / "classification_report.txt", text)
     plot_confusion(cm, out / "confusion_matrix.png", f"{data.fc.ds_dir.name}: {len(rows)} tracks")
     return text
@@ -198,8 +198,8 @@ def write_outputs(data: TaggerData, cfg: TaggerConfig, wp: WindowPredictions, fi
     out = ds / "tagger" / "runs" / cfg.name()
     out.mkdir(parents=True, exist_ok=True)
     win, tr = predictions_tables(data, wp)
-    win.to_csv(out / "windows.csv", index=False)
-    tr.to_csv(out / "tracks.csv", index=False)
+    write_csv(win, out / "windows.csv")
+    write_csv(tr, out / "tracks.csv")
     rows = eval_sets(data, cfg)[cfg.eval_split]
     text = confusion_files(data, wp.track_probs(np.arange(len(data.fc.tracks))), rows, out)
     write_json(out / "metrics.json", metrics)

@@ -7,8 +7,8 @@ Where the captions come from is found from the catalog's audio paths (`<root>/au
   ("a calm acoustic track", ...), which is all these datasets offer;
 - or an explicit CSV with columns track_id, caption (`captions_csv=`).
 
-Captions whose clip has no audio in the cache are listed and skipped; duplicated ids are listed and
-the first row kept.
+Captions whose clip has no audio in the cache are listed and skipped; duplicated ids, and a caption given
+twice for one clip, are listed and the first row kept.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ class CaptionSet:
     table: pd.DataFrame  # CAPTION_COLUMNS, row = FeatureCache row of the clip
     source: str  # "musiccaps", "audiocaps", "csv:<path>" or "template"
     skipped: list[str] = field(default_factory=list)  # "<id>: reason" of captions left out
-    duplicates: list[str] = field(default_factory=list)  # ids seen more than once (first kept)
+    duplicates: list[str] = field(default_factory=list)  # ids seen twice or repeating a clip's caption (first kept)
     uncaptioned: list[str] = field(default_factory=list)  # cached clips without any caption
 
     @property
@@ -118,7 +118,8 @@ def load_captions(tracks: pd.DataFrame, captions_csv: Path | None = None) -> Cap
     """The captions of the cached clips `tracks` (FeatureCache.tracks), with row and split of each clip."""
     raw, source = _raw_captions(tracks, captions_csv)
     raw = raw.astype(str)
-    dup_mask = raw["uniq_id"].duplicated()
+    # an id seen twice, or the same caption given twice for one clip: listed, the first row kept
+    dup_mask = raw["uniq_id"].duplicated() | raw.assign(c=raw["caption"].str.strip()).duplicated(["track_id", "c"])
     duplicates = sorted(set(raw.loc[dup_mask, "uniq_id"]))
     raw = raw[~dup_mask]
     empty = raw["caption"].str.strip() == ""

@@ -35,6 +35,20 @@ class EncodedTexts:
     truncated: list[int]  # indices of texts longer than max_tokens (encoded truncated)
 
 
+CHARS_PER_TOKEN_CAP = 8  # a text is cut to 8 characters per token of the limit before tokenising
+MIN_CHAR_CAP = 1000
+
+
+def clean_texts(texts: list[str], max_chars: int) -> list[str]:
+    """Texts safe to tokenise: at most `max_chars` characters each (a 10-MB paste is not tokenised whole), and
+    lone surrogates (text no tokenizer accepts) replaced by '?'."""
+    out = []
+    for t in texts:
+        t = str(t)[:max_chars]
+        out.append(t.encode("utf-8", "replace").decode("utf-8"))
+    return out
+
+
 class TextEncoder:
     """A sentence-transformers model used frozen: `encode(texts) -> [n, dim]` unit vectors."""
 
@@ -52,22 +66,35 @@ class TextEncoder:
         """Longest input in tokens; longer texts are truncated."""
         return int(self.model.max_seq_length)
 
-    def n_tokens(self, texts: list[str]) -> list[int]:
-        """Token count of each text (with the special tokens), before truncation."""
+    @property
+    def max_chars(self) -> int:
+        """Characters of a text kept before tokenising (far more than `max_tokens` tokens ever need)."""
+        return max(MIN_CHAR_CAP, CHARS_PER_TOKEN_CAP * self.max_tokens)
+
+    def _count(self, texts: list[str]) -> list[int]:
         tok = self.model.tokenizer
         return [len(tok(t, add_special_tokens=True, truncation=False)["input_ids"]) for t in texts]
 
-    def encode(self, texts: list[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
-        """L2-normalised float32 vectors [n, dim] of `texts`."""
+    def n_tokens(self, texts: list[str]) -> list[int]:
+        """Token count of each text (with the special tokens) before truncation, counted on at most
+        `max_chars` characters."""
+        return self._count(clean_texts(texts, self.max_chars))
+
+    def _encode(self, texts: list[str], batch_size: int, progress: bool) -> np.ndarray:
         vecs = self.model.encode(list(texts), batch_size=batch_size, show_progress_bar=progress,
                                  convert_to_numpy=True, normalize_embeddings=True)
         return np.asarray(vecs, dtype=np.float32).reshape(len(texts), self.dim)
 
+    def encode(self, texts: list[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
+        """L2-normalised float32 vectors [n, dim] of `texts` (each cut to `max_chars` first)."""
+        return self._encode(clean_texts(texts, self.max_chars), batch_size, progress)
+
     def encode_checked(self, texts: list[str], batch_size: int = 64, progress: bool = False) -> EncodedTexts:
         """`encode`, also naming the texts that were longer than the token limit."""
-        counts = self.n_tokens(texts)
-        return EncodedTexts(self.encode(texts, batch_size, progress),
-                            [i for i, n in enumerate(counts) if n > self.max_tokens])
+        cut = clean_texts(texts, self.max_chars)
+        counts = self._count(cut)
+        long = [i for i, (t, n) in enumerate(zip(texts, counts)) if n > self.max_tokens or len(t) > self.max_chars]
+        return EncodedTexts(self._encode(cut, batch_size, progress), long)
 
 
 class ClipTextEncoder(TextEncoder):
@@ -90,11 +117,10 @@ class ClipTextEncoder(TextEncoder):
         tok_max = getattr(self.tokenizer, "model_max_length", limit) or limit
         return int(min(limit, tok_max))
 
-    def n_tokens(self, texts: list[str]) -> list[int]:
-        """Token count of each text (with the special tokens), before truncation."""
+    def _count(self, texts: list[str]) -> list[int]:
         return [len(ids) for ids in self.tokenizer(list(texts), truncation=False)["input_ids"]]
 
-    def encode(self, texts: list[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
+    def _encode(self, texts: list[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
         """L2-normalised float32 vectors [n, dim] of `texts` (inputs cut to `max_tokens`)."""
         import torch
 
@@ -125,8 +151,9 @@ def load_clip_text_encoder(folder: str, device: str = "cpu") -> ClipTextEncoder:
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
         model = CLIPTextModelWithProjection.from_pretrained(str(path), local_files_only=True).to(device)
-    except (OSError, ValueError, KeyError) as exc:
-        raise TextEncoderError(f"cannot load a CLIP text model from {path}: {str(exc)[:200]}") from None
+    except Exception as exc:  # pickled, truncated or forged weight files raise many kinds: all mean "cannot load"
+        first = (str(exc).strip().splitlines() or [""])[0][:200]
+        raise TextEncoderError(f"cannot load a CLIP text model from {path}: {type(exc).__name__}: {first}") from None
     return ClipTextEncoder(f"clip:{path}", model, tokenizer)
 
 
