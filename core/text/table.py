@@ -26,7 +26,7 @@ CHUNK = 256  # captions per checkpoint file of the text precompute
 EMBED_COMMANDS = (
     "`python -m train.evaluate --data {ds}` (writes baseline.npy), "
     "`python -m train.autoencoders --data {ds}` (autoencoders) or "
-    "`python -m train.embed --data {ds} --encoders fcn_msd,musicnn_msd,efficientat_mn04 --weights-dir DIR` "
+    "`python -m train.embed --data {ds} --encoders fcn_msd,musicnn_mtat,efficientat_mn04 --weights-dir DIR` "
     "(pretrained_<name>)"
 )
 
