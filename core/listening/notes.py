@@ -64,10 +64,54 @@ CREATE INDEX IF NOT EXISTS notes_query ON notes (dataset, query_track_id);
 CREATE INDEX IF NOT EXISTS votes_models ON votes (dataset, model_a, model_b);
 """
 
+# Listening sessions (schema version 2): added beside the version-1 tables, whose rows stay as they are.
+_SESSIONS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS sessions (
+    name TEXT PRIMARY KEY,
+    ts TEXT NOT NULL,
+    dataset TEXT NOT NULL,
+    plan TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS session_listeners (
+    session TEXT NOT NULL REFERENCES sessions (name),
+    listener TEXT NOT NULL,
+    ts TEXT NOT NULL,
+    assignment TEXT NOT NULL,
+    PRIMARY KEY (session, listener)
+);
+CREATE TABLE IF NOT EXISTS session_judgements (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    ts TEXT NOT NULL,
+    session TEXT NOT NULL REFERENCES sessions (name),
+    listener TEXT NOT NULL,
+    query_track_id TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('verdict', 'vote')),
+    model TEXT NOT NULL,
+    rank INTEGER NOT NULL,
+    rec_track_id TEXT NOT NULL,
+    verdict TEXT NOT NULL,
+    model_a TEXT NOT NULL DEFAULT '',
+    model_b TEXT NOT NULL DEFAULT '',
+    winner TEXT NOT NULL DEFAULT '',
+    UNIQUE (session, listener, query_track_id, kind, model, rec_track_id)
+);
+CREATE TABLE IF NOT EXISTS session_done (
+    session TEXT NOT NULL REFERENCES sessions (name),
+    listener TEXT NOT NULL,
+    query_track_id TEXT NOT NULL,
+    ts TEXT NOT NULL,
+    PRIMARY KEY (session, listener, query_track_id)
+);
+"""
+SCHEMA_VERSION = 2
 
-def _now() -> str:
+
+def now_iso() -> str:
     """UTC timestamp in ISO format with milliseconds."""
     return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+_now = now_iso
 
 
 @dataclass(frozen=True)
@@ -85,7 +129,23 @@ class NotesStore:
         with store._connect() as con:
             con.execute("PRAGMA journal_mode=WAL")
             con.executescript(_SCHEMA)
+            store._migrate(con)
         return store
+
+    def _migrate(self, con: sqlite3.Connection) -> None:
+        """Bring an older database up to SCHEMA_VERSION: only adds tables, never rewrites existing rows."""
+        version = int(con.execute("PRAGMA user_version").fetchone()[0])
+        if version < SCHEMA_VERSION:
+            con.executescript(_SESSIONS_SCHEMA)
+            con.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    def schema_version(self) -> int:
+        """The database's schema version (PRAGMA user_version)."""
+        con = self._connect()
+        try:
+            return int(con.execute("PRAGMA user_version").fetchone()[0])
+        finally:
+            con.close()
 
     def _connect(self) -> sqlite3.Connection:
         """A new autocommit connection with a busy timeout (one per operation)."""
