@@ -8,6 +8,7 @@ import streamlit as st
 
 from ui import data as ad
 from ui import widgets as aw
+from ui.playback import one_player_at_a_time
 
 st.set_page_config(page_title="Music embedding workbench", page_icon="🎧", layout="wide")
 
@@ -111,5 +112,7 @@ PAGES = [
     st.Page("pages/7_Genre_tagger.py", title="Genre tagger", icon=":material/label:", url_path="Genre_tagger"),
     st.Page("pages/8_Search_by_excerpt.py", title="Search by excerpt", icon=":material/manage_search:",
             url_path="Search_by_excerpt"),
+    st.Page("pages/9_Sessions.py", title="Sessions", icon=":material/groups:", url_path="Sessions"),
 ]
+one_player_at_a_time()  # starting one player pauses the others, on every page
 st.navigation(PAGES).run()

@@ -26,6 +26,7 @@ from core.listening.results import (
 )
 from core.listening.sessions import SessionError, SessionPlan, SessionStore, stratified_queries
 from core.listening.stats import binomial_two_sided_p
+from tests.helpers.sessions import make_session_dataset
 
 REPO = Path(__file__).resolve().parents[1]
 QUERIES = tuple(f"q{i}" for i in range(10))
@@ -196,24 +197,8 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
                           text=True, timeout=120)
 
 
-def tiny_dataset(root: Path, tracks: list[Path]) -> Path:
-    """A dataset folder of real demo tracks (catalog, two random embeddings), without feature extraction."""
-    ds = root / "demo"
-    (ds / "embeddings").mkdir(parents=True)
-    pd.DataFrame({"track_id": [f.stem for f in tracks], "path": [str(f) for f in tracks],
-                  "genre": [f.parent.name for f in tracks], "artist": [f.stem.split("_")[0] for f in tracks],
-                  "title": [f.stem for f in tracks], "split": "test", "status": "ok",
-                  "row": range(len(tracks))}).to_csv(ds / "catalog.csv", index=False)
-    rng = np.random.default_rng(0)
-    for m in ("baseline", "conv_ae_z16"):
-        np.save(ds / "embeddings" / f"{m}.npy", rng.normal(size=(len(tracks), 8)).astype(np.float32))
-    return ds
-
-
 def test_cli_create_list_export(tmp_path):
-    from tests.helpers.app import demo_audio_files
-
-    ds = tiny_dataset(tmp_path / "art", demo_audio_files())
+    ds = make_session_dataset(tmp_path / "art")
     db = tmp_path / "art" / "notes.sqlite"
     r = run_cli("create", "--data", str(ds), "--db", str(db), "--name", "class", "--models", "baseline,conv_ae_z16",
                 "--mode", "blind", "--stratified", "6", "--seed", "1")
