@@ -8,7 +8,6 @@ import streamlit as st
 
 from ui import data as ad
 from ui import widgets as aw
-from ui.playback import one_player_at_a_time
 
 st.set_page_config(page_title="Music embedding workbench", page_icon="🎧", layout="wide")
 
@@ -114,5 +113,4 @@ PAGES = [
             url_path="Search_by_excerpt"),
     st.Page("pages/9_Sessions.py", title="Sessions", icon=":material/groups:", url_path="Sessions"),
 ]
-one_player_at_a_time()  # starting one player pauses the others, on every page
 st.navigation(PAGES).run()

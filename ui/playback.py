@@ -40,8 +40,10 @@ ONE_PLAYER_JS = """
 
 
 def one_player_at_a_time() -> None:
-    """Install the page script that lets only one player sound at a time (idempotent per tab)."""
-    st.html(ONE_PLAYER_JS, unsafe_allow_javascript=True)
+    """Install the page script that lets only one player sound at a time (idempotent per tab); placed in the
+    sidebar, where its empty element takes no room among the page's content. Every page that picks a dataset
+    (ui.widgets) calls it."""
+    st.sidebar.html(ONE_PLAYER_JS, unsafe_allow_javascript=True)
 
 
 @st.cache_resource(max_entries=512, show_spinner=False)

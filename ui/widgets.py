@@ -26,6 +26,7 @@ from ui.data import (
     notes_db_path,
     search_tracks,
 )
+from ui.playback import one_player_at_a_time
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:=])")
 
@@ -64,6 +65,7 @@ def show_missing(kind: str, ds: str = "<dataset>") -> None:
 def pick_dataset_with(names: list[str], what: str, command: str, key: str) -> tuple[str, Path] | None:
     """Sidebar picker among the datasets `names` that hold a system's artifacts; None after a message naming
     what is missing (`what`) and the command that makes it (`command`, formatted with `ds`) when none does."""
+    one_player_at_a_time()
     root = artifacts_root()
     if not names:
         ds_hint = (list_datasets(root) or ["demo"])[0]
@@ -77,6 +79,7 @@ def pick_dataset_with(names: list[str], what: str, command: str, key: str) -> tu
 
 def pick_dataset(key: str, need: str = "embeddings") -> tuple[str, Path] | None:
     """Sidebar dataset picker; shows the missing message and returns None when nothing fits."""
+    one_player_at_a_time()
     root = artifacts_root()
     names = list_datasets(root)
     if not names:
