@@ -132,11 +132,10 @@ with tab_gen:
 
 
 def mel_image(mel, key: str) -> None:
-    """A log-mel (dB) array as an image."""
-    fig = px.imshow(mel, origin="lower", aspect="auto", color_continuous_scale="magma", zmin=-80,
-                    labels={"x": "frame", "y": "mel bin", "color": "dB"}, height=220)
-    fig.update_layout(margin={"l": 0, "r": 0, "t": 10, "b": 0}, coloraxis_showscale=False)
-    st.plotly_chart(fig, key=key)
+    """A log-mel (dB) array as an image: seconds, 80 dB below the peak, a colour bar."""
+    from ui.spectrogram import spectrogram_figure
+
+    st.plotly_chart(spectrogram_figure(mel, aa.audio_config(ds_dir)), key=key)
 
 
 def encode_with_progress(name: str, data: bytes, size: int):
