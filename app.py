@@ -55,9 +55,30 @@ def key_scores(name: str, ds_dir, models: list[str]) -> None:
             st.markdown(f"**Key scores, {ad.SETTING_TITLES[setting]}** (metrics.json; queries: split "
                         f"`{split}`, mean [95% bootstrap CI], chance row last)")
             st.dataframe(table, hide_index=True, width="stretch")
+    st.caption(KEY_SCORE_GLOSSARY)
     if best:
-        metric = ad.headline_metric(metrics, settings[0])
-        st.caption(f"Best by {metric} ({ad.SETTING_TITLES[settings[0]]}): **{aw.esc(best)}**")
+        st.caption(best_text(metrics, settings[0], best))
+
+
+KEY_SCORE_GLOSSARY = (
+    "**genre_p@K**: share of a query's top K with the query's genre · **artist_hr@K**: share of queries with a "
+    "same-artist track in the top K · **tag_jaccard@K**: mean overlap (Jaccard) of the query's tags with each "
+    "recommendation's · **cos same/diff genre**: mean cosine similarity of same-genre and of different-genre "
+    "pairs (each model has its own cosine scale: compare the gap, not the values across models) · **chance**: "
+    "the expected score of random recommendations · **best possible**: the score of a perfect ranking (below 1 "
+    "where a query has fewer than K same-genre candidates).")
+SETTING_SHORT = {"excl_same_artist": "same-artist candidates excluded", "all": "all candidates"}
+
+
+def best_text(metrics: dict, setting: str, best: str) -> str:
+    """'Best by <metric>, <setting>: <model>', or that all embeddings tie on it."""
+    metric = ad.headline_metric(metrics, setting)
+    means = [r.get(setting, {}).get("scores", {}).get(metric, {}).get("mean") for r in metrics["embeddings"].values()]
+    means = [float(m) for m in means if isinstance(m, int | float)]
+    where = SETTING_SHORT.get(setting, setting)
+    if len(means) > 1 and max(means) - min(means) < 1e-9:
+        return f"All embeddings tie on {metric} ({where}): {means[0]:.3f}; none is best."
+    return f"Best by {metric}, {where}: **{aw.esc(best)}**"
 
 
 def dataset_details(root, name: str, expanded: bool) -> None:
@@ -78,14 +99,19 @@ def dataset_details(root, name: str, expanded: bool) -> None:
             st.markdown(f"Evaluation report: `{report}`")
 
 
+LINKS_PER_ROW = 3
+
+
 def home() -> None:
     """The overview page: datasets, embeddings, key scores, what to run when something is missing."""
     st.title(":material/headphones: Music embedding workbench")
     st.caption("Listen to what each embedding recommends, compare models blind, keep notes. "
                f"Artifacts folder: `{ad.artifacts_root()}`")
-    for col, page in zip(st.columns(len(PAGES) - 1), PAGES[1:]):
-        with col:
-            st.page_link(page)
+    links = PAGES[1:]
+    for start in range(0, len(links), LINKS_PER_ROW):  # rows of a few links: each label fits whole
+        for col, page in zip(st.columns(LINKS_PER_ROW), links[start:start + LINKS_PER_ROW]):
+            with col:
+                st.page_link(page)
     root = ad.artifacts_root()
     datasets = ad.list_datasets(root)
     if not datasets:

@@ -171,7 +171,7 @@ def random_query(state_key: str, n: int, search_key: str) -> None:
 def pick_query(tracks: pd.DataFrame, ds_dir: Path, prefix: str) -> int:
     """Query picker: search by title/artist/genre, handpicked queries, or a random track; returns a row."""
     key, search_key = f"{prefix}_query", f"{prefix}_search"
-    c1, c2 = st.columns([4, 1], vertical_alignment="bottom")
+    c1, c2 = st.columns([3, 1], vertical_alignment="bottom")  # the button's label fits at 1024 px too
     text = c1.text_input("Search title / artist / genre", key=search_key,
                          placeholder="e.g. calm acoustic")
     c2.button("Random query", icon=":material/casino:", key=f"{prefix}_random", on_click=random_query,
