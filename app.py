@@ -8,6 +8,7 @@ import streamlit as st
 
 from ui import data as ad
 from ui import widgets as aw
+from ui.home import KEY_SCORE_GLOSSARY, best_text
 
 st.set_page_config(page_title="Music embedding workbench", page_icon="🎧", layout="wide")
 
@@ -58,27 +59,6 @@ def key_scores(name: str, ds_dir, models: list[str]) -> None:
     st.caption(KEY_SCORE_GLOSSARY)
     if best:
         st.caption(best_text(metrics, settings[0], best))
-
-
-KEY_SCORE_GLOSSARY = (
-    "**genre_p@K**: share of a query's top K with the query's genre · **artist_hr@K**: share of queries with a "
-    "same-artist track in the top K · **tag_jaccard@K**: mean overlap (Jaccard) of the query's tags with each "
-    "recommendation's · **cos same/diff genre**: mean cosine similarity of same-genre and of different-genre "
-    "pairs (each model has its own cosine scale: compare the gap, not the values across models) · **chance**: "
-    "the expected score of random recommendations · **best possible**: the score of a perfect ranking (below 1 "
-    "where a query has fewer than K same-genre candidates).")
-SETTING_SHORT = {"excl_same_artist": "same-artist candidates excluded", "all": "all candidates"}
-
-
-def best_text(metrics: dict, setting: str, best: str) -> str:
-    """'Best by <metric>, <setting>: <model>', or that all embeddings tie on it."""
-    metric = ad.headline_metric(metrics, setting)
-    means = [r.get(setting, {}).get("scores", {}).get(metric, {}).get("mean") for r in metrics["embeddings"].values()]
-    means = [float(m) for m in means if isinstance(m, int | float)]
-    where = SETTING_SHORT.get(setting, setting)
-    if len(means) > 1 and max(means) - min(means) < 1e-9:
-        return f"All embeddings tie on {metric} ({where}): {means[0]:.3f}; none is best."
-    return f"Best by {metric}, {where}: **{aw.esc(best)}**"
 
 
 def dataset_details(root, name: str, expanded: bool) -> None:
