@@ -103,7 +103,21 @@ CREATE TABLE IF NOT EXISTS session_done (
     PRIMARY KEY (session, listener, query_track_id)
 );
 """
-SCHEMA_VERSION = 2
+# MUSHRA ratings (schema version 3).
+_MUSHRA_SCHEMA = """
+CREATE TABLE IF NOT EXISTS mushra_ratings (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    ts TEXT NOT NULL,
+    study TEXT NOT NULL,
+    listener TEXT NOT NULL,
+    clip TEXT NOT NULL,
+    condition TEXT NOT NULL,
+    score INTEGER NOT NULL CHECK (score BETWEEN 0 AND 100),
+    UNIQUE (study, listener, clip, condition)
+);
+"""
+MIGRATIONS = ((2, _SESSIONS_SCHEMA), (3, _MUSHRA_SCHEMA))
+SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 
 def now_iso() -> str:
@@ -135,9 +149,10 @@ class NotesStore:
     def _migrate(self, con: sqlite3.Connection) -> None:
         """Bring an older database up to SCHEMA_VERSION: only adds tables, never rewrites existing rows."""
         version = int(con.execute("PRAGMA user_version").fetchone()[0])
-        if version < SCHEMA_VERSION:
-            con.executescript(_SESSIONS_SCHEMA)
-            con.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        for target, script in MIGRATIONS:
+            if version < target:
+                con.executescript(script)
+                con.execute(f"PRAGMA user_version={target}")
 
     def schema_version(self) -> int:
         """The database's schema version (PRAGMA user_version)."""

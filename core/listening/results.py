@@ -135,7 +135,7 @@ def session_results(judgements: pd.DataFrame, n_boot: int = N_BOOT, seed: int = 
                           judgements=len(judgements))
 
 
-def _md_table(df: pd.DataFrame) -> str:
+def markdown_table(df: pd.DataFrame) -> str:
     """A DataFrame as a GitHub Markdown table, floats to 3 decimals."""
     if not len(df):
         return "_none yet_"
@@ -155,10 +155,10 @@ def summary_markdown(plan, results: SessionResults) -> str:
     body = ["## Relevance per model",
             "Relevant share of relevant + not-relevant verdicts over all listeners; 95 % percentile bootstrap "
             "CI resampling queries; listener_min/max: the spread of the listeners' own shares.", "",
-            _md_table(results.relevance), "", "## Blind preferences",
+            markdown_table(results.relevance), "", "## Blind preferences",
             "Wins per model pair; p: two-sided binomial (sign) test against 50 %, ties left out.", "",
-            _md_table(results.preference), "", "### Per listener", "", _md_table(results.preference_by_listener),
-            "", "## Agreement between listeners",
+            markdown_table(results.preference), "", "### Per listener", "",
+            markdown_table(results.preference_by_listener), "", "## Agreement between listeners",
             "Fleiss' kappa over the items every listener judged; Krippendorff's alpha (nominal) over all items, "
-            "missing judgements allowed. 1 = full agreement, 0 = chance.", "", _md_table(results.agreement), ""]
+            "missing judgements allowed. 1 = full agreement, 0 = chance.", "", markdown_table(results.agreement), ""]
     return "\n".join(head + body)
