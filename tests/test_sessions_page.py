@@ -88,3 +88,21 @@ def test_open_session_resumes_and_ends_on_summary(art):
     labels = [b.label for b in at.get("download_button")]
     assert labels == ["Download judgements (CSV)", "Download summary (Markdown)"]
     assert len(store.judgements("lab")) == 4
+
+
+def test_listen_page_plays_loudness_matched_excerpts_when_asked(art):
+    import json
+
+    from core.listening.loudness import gains_path
+
+    at = AppTest.from_file(str(REPO / "pages" / "1_Listen_and_compare.py"), default_timeout=120)
+    at.session_state["listener_name"] = "ann"
+    at.run()
+    assert not at.exception and at.toggle(key="loudness_match").value is False
+    assert not gains_path(art / "demo").exists()  # off by default outside sessions
+    at.toggle(key="loudness_match").set_value(True).run()
+    assert not at.exception
+    gains = json.loads(gains_path(art / "demo").read_text())
+    # every player of the page (query + 5 per model) went through the matched 30-s excerpt
+    assert len(gains) >= 1 + 5 and all(k.endswith("|30|0.0|-23") for k in gains)
+    assert len(at.get("audio")) >= 1 + 5 * 3

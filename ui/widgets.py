@@ -26,8 +26,9 @@ from ui.data import (
     notes_db_path,
     search_tracks,
 )
-from ui.playback import one_player_at_a_time
+from ui.playback import one_player_at_a_time, play_fair
 
+LISTEN_EXCERPT_S = 30.0  # what the listening pages play of a track when loudness matching is on
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:=])")
 
 
@@ -121,12 +122,17 @@ def listening_session(key: str) -> tuple[str, Path, str]:
     listener = listener_name()
     if listener is None:
         st.stop()
+    st.sidebar.toggle("Loudness-matched playback", key="loudness_match",
+                      help="Play every track's first 30 s at -23 LUFS (ITU-R BS.1770), so level does not decide.")
     return picked[0], picked[1], listener
 
 
 def play(source: str | Path, ds_dir: Path | None = None, label: str = "") -> None:
     """An audio player for a catalog path (resolved against `ds_dir`) or a file path; a short message
     instead if the file is gone or cannot be played."""
+    if ds_dir is not None and st.session_state.get("loudness_match"):
+        play_fair(str(source), ds_dir, LISTEN_EXCERPT_S, 0.0, True, label)
+        return
     resolved = resolve_audio(ds_dir, str(source)) if ds_dir is not None else Path(source)
     if resolved is None or not resolved.is_file():
         st.caption(f"audio file not found{': ' + esc(label) if label else ''}")
