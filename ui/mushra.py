@@ -175,10 +175,12 @@ def listening_sentence(ds: str, study) -> str:
 
 
 def listening_note(ds: str, study) -> None:
-    """The listening result under the chosen-size text, where there is one."""
+    """The listening result under the chosen-size text, where there is one. Always one element (an empty slot
+    until then), so the page's tabs keep their place, and the tab a listener is on, when the first rating lands."""
+    slot = st.empty()
     text = listening_sentence(ds, study)
     if text:
-        st.markdown(text)
+        slot.markdown(text)
 
 
 def metric_tab_scores(ds: str, study) -> None:
