@@ -8,6 +8,7 @@ import streamlit as st
 
 from ui import data as ad
 from ui import widgets as aw
+from ui.home import KEY_SCORE_GLOSSARY, best_text
 
 st.set_page_config(page_title="Music embedding workbench", page_icon="🎧", layout="wide")
 
@@ -55,9 +56,9 @@ def key_scores(name: str, ds_dir, models: list[str]) -> None:
             st.markdown(f"**Key scores, {ad.SETTING_TITLES[setting]}** (metrics.json; queries: split "
                         f"`{split}`, mean [95% bootstrap CI], chance row last)")
             st.dataframe(table, hide_index=True, width="stretch")
+    st.caption(KEY_SCORE_GLOSSARY)
     if best:
-        metric = ad.headline_metric(metrics, settings[0])
-        st.caption(f"Best by {metric} ({ad.SETTING_TITLES[settings[0]]}): **{aw.esc(best)}**")
+        st.caption(best_text(metrics, settings[0], best))
 
 
 def dataset_details(root, name: str, expanded: bool) -> None:
@@ -78,14 +79,19 @@ def dataset_details(root, name: str, expanded: bool) -> None:
             st.markdown(f"Evaluation report: `{report}`")
 
 
+LINKS_PER_ROW = 3
+
+
 def home() -> None:
     """The overview page: datasets, embeddings, key scores, what to run when something is missing."""
     st.title(":material/headphones: Music embedding workbench")
     st.caption("Listen to what each embedding recommends, compare models blind, keep notes. "
                f"Artifacts folder: `{ad.artifacts_root()}`")
-    for col, page in zip(st.columns(len(PAGES) - 1), PAGES[1:]):
-        with col:
-            st.page_link(page)
+    links = PAGES[1:]
+    for start in range(0, len(links), LINKS_PER_ROW):  # rows of a few links: each label fits whole
+        for col, page in zip(st.columns(LINKS_PER_ROW), links[start:start + LINKS_PER_ROW]):
+            with col:
+                st.page_link(page)
     root = ad.artifacts_root()
     datasets = ad.list_datasets(root)
     if not datasets:
@@ -111,5 +117,6 @@ PAGES = [
     st.Page("pages/7_Genre_tagger.py", title="Genre tagger", icon=":material/label:", url_path="Genre_tagger"),
     st.Page("pages/8_Search_by_excerpt.py", title="Search by excerpt", icon=":material/manage_search:",
             url_path="Search_by_excerpt"),
+    st.Page("pages/9_Sessions.py", title="Sessions", icon=":material/groups:", url_path="Sessions"),
 ]
 st.navigation(PAGES).run()

@@ -77,8 +77,11 @@ with st.container(border=True):
                     f"**Split:** {aw.esc(query['split'])} · **id:** `{qid.replace('`', '')}`")
 
 saved = store.verdict_map(listener, ds, qid)
-columns = st.columns(len(models))
-for col, model in zip(columns, models):
+st.caption("cos: cosine similarity to the query in that model's space. Each model has its own scale (one "
+           "model's 0.6 can be close, another's 0.95 far): compare the order within a list, not values across lists.")
+PER_ROW = 3  # more lists side by side squeeze headings, players and cards at 1440 px
+slots = [col for start in range(0, len(models), PER_ROW) for col in st.columns(PER_ROW)][:len(models)]
+for col, model in zip(slots, models):
     with col:
         try:
             rows, scores = ad.cached_top_k(ds_dir, model, row, k)

@@ -15,8 +15,9 @@ from ui import widgets as aw
 st.set_page_config(page_title="Notes & hit counts", page_icon="📝", layout="wide")
 st.title(":material/edit_note: Notes & hit counts")
 
-NOTE_COLUMNS = ["ts", "listener", "dataset", "query_track_id", "text"]
-VERDICT_COLUMNS = ["ts", "listener", "dataset", "query_track_id", "model", "rec_track_id", "rank", "verdict", "score"]
+# What a reader looks for comes first, so it is in view without scrolling the table sideways at 1440 px.
+NOTE_COLUMNS = ["text", "listener", "query_track_id", "dataset", "ts"]
+VERDICT_COLUMNS = ["listener", "query_track_id", "model", "rank", "rec_track_id", "verdict", "score", "dataset", "ts"]
 LISTENER_COLUMNS = ["model", "relevant", "not relevant", "relevance rate", "blind wins"]
 
 
@@ -47,14 +48,11 @@ def annotations_section(store) -> None:
         st.info("No notes or verdicts stored yet: mark recommendations on the Listen & compare page.")
     view = filtered_annotations(annotations)
     notes, verdicts = view[view["kind"] == "note"], view[view["kind"] == "verdict"]
-    c1, c2 = st.columns([2, 3])
-    with c1:
-        st.markdown(f"**Notes** ({len(notes)})")
-        st.dataframe(notes[NOTE_COLUMNS], hide_index=True, width="stretch",
-                     column_config={"text": st.column_config.TextColumn("note", width="large")})
-    with c2:
-        st.markdown(f"**Verdicts** ({len(verdicts)})")
-        st.dataframe(round_floats(verdicts[VERDICT_COLUMNS], 3), hide_index=True, width="stretch")
+    st.markdown(f"**Notes** ({len(notes)})")  # full width, one table above the other: no column is cut off
+    st.dataframe(notes[NOTE_COLUMNS], hide_index=True, width="stretch",
+                 column_config={"text": st.column_config.TextColumn("note", width="large")})
+    st.markdown(f"**Verdicts** ({len(verdicts)})")
+    st.dataframe(round_floats(verdicts[VERDICT_COLUMNS], 3), hide_index=True, width="stretch")
     st.download_button("Notes CSV", data=to_csv_bytes(view), file_name="notes.csv", mime="text/csv",
                        icon=":material/download:", key="dl_notes", on_click="ignore")
 

@@ -24,7 +24,8 @@ colour = st.sidebar.radio("Colour by", colours, horizontal=True, key="map_colour
 if not ad.has_artists(tracks):
     st.sidebar.caption("Colour by artist is not offered: this catalog has no artist labels.")
 n_genres = max(2, int(tracks["genre"].replace("", pd.NA).nunique()))
-n_clusters = st.sidebar.slider("k-means clusters", 2, 30, min(n_genres, 30), key="map_k")
+# one slider state per dataset: a new dataset starts at its own genre count, not the previous dataset's choice
+n_clusters = st.sidebar.slider("k-means clusters", 2, 30, min(n_genres, 30), key=f"map_k|{ds}")
 k = st.sidebar.slider("Neighbours to list", 1, 20, 5, key="map_nn")
 
 if read_map(ds_dir, model, method) is None:
@@ -47,7 +48,7 @@ frame = pd.DataFrame({ax: xy[:, 0], ay: xy[:, 1], "row": range(len(tracks)), "ti
 order = {"cluster": [f"c{i}" for i in sorted(set(int(x) for x in clusters))],
          "genre": sorted(frame["genre"].unique()), "artist": sorted(frame["artist"].unique())}
 fig = px.scatter(frame, x=ax, y=ay, color=colour, custom_data=["row"], hover_name="title",
-                 hover_data={"artist": True, "genre": True, ax: False, ay: False, "row": False},
+                 hover_data={"artist": ad.has_artists(tracks), "genre": True, ax: False, ay: False, "row": False},
                  category_orders={colour: order[colour]}, render_mode="webgl", height=560)
 fig.update_traces(marker={"size": 6 if len(frame) < 2000 else 3})
 fig.update_layout(margin={"l": 10, "r": 10, "t": 30, "b": 10}, legend_title_text=colour,

@@ -11,6 +11,7 @@ import streamlit as st
 
 from ui import audio as aa
 from ui import data as ad
+from ui import mushra as um
 from ui import recon as ri
 from ui import upload as au
 from ui import widgets as aw
@@ -51,9 +52,12 @@ def spectrogram(png, audio, key: str) -> None:
 
 if study.chosen is not None:
     st.markdown(f"Sizes studied: {', '.join(map(str, study.sizes))} — **chosen size: {study.chosen}**. {study.rule}")
+um.listening_note(ds, study)  # the MUSHRA result beside the metric rule, once there is one
 
-tab_clips, tab_metrics, tab_gen, tab_upload = st.tabs(
-    ["Clips by latent size", "Metric vs size", "Interpolation & generation", "Upload"])
+tab_clips, tab_metrics, tab_gen, tab_upload, tab_mushra = st.tabs(
+    ["Clips by latent size", "Metric vs size", "Interpolation & generation", "Upload", "Listening test (MUSHRA)"])
+with tab_mushra:
+    um.mushra_tab(ds, ds_dir, study)
 
 with tab_clips:
     if not study.clips:
@@ -113,6 +117,7 @@ with tab_metrics:
         metric_cols = [c for c in table.columns if c != "size"]
         metric = st.selectbox("Metric", metric_cols, key="recon_metric")
         st.plotly_chart(metric_figure(table, metric), key="recon_metric_plot")
+        um.metric_tab_scores(ds, study)
         if study.metric_info.get(metric, {}).get("desc"):
             st.caption(study.metric_info[metric]["desc"])
         st.dataframe(table, hide_index=True)
@@ -132,11 +137,10 @@ with tab_gen:
 
 
 def mel_image(mel, key: str) -> None:
-    """A log-mel (dB) array as an image."""
-    fig = px.imshow(mel, origin="lower", aspect="auto", color_continuous_scale="magma", zmin=-80,
-                    labels={"x": "frame", "y": "mel bin", "color": "dB"}, height=220)
-    fig.update_layout(margin={"l": 0, "r": 0, "t": 10, "b": 0}, coloraxis_showscale=False)
-    st.plotly_chart(fig, key=key)
+    """A log-mel (dB) array as an image: seconds, 80 dB below the peak, a colour bar."""
+    from ui.spectrogram import spectrogram_figure
+
+    st.plotly_chart(spectrogram_figure(mel, aa.audio_config(ds_dir)), key=key)
 
 
 def encode_with_progress(name: str, data: bytes, size: int):

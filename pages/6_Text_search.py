@@ -40,7 +40,11 @@ with st.expander(f"Model: `{run}` — audio `{entry['audio_encoder']}` → {entr
                  f"`{entry['text_encoder']}`", expanded=False):
     st.markdown(f"Trained {entry['fit']['epochs']} epochs (best {entry['fit']['best_epoch']}), temperature "
                 f"{entry['temperature']:.3f}. Scores in %, mean [95 % bootstrap CI]; chance = random ranking.")
-    st.dataframe(ut.run_figures(entry), hide_index=True, width="stretch")
+    figures = ut.run_figures(entry)
+    st.dataframe(figures, hide_index=True, width="stretch")
+    if len(figures) and (figures["candidates"].astype(int) <= 10).any():  # R@10 of 10 or fewer candidates is 100 %
+        st.warning("Some rows rank 10 or fewer candidates, where R@10 is 100 % by construction (chance is "
+                   "100 % too): read R@1, mAP@10 and the median rank there instead.", icon=":material/warning:")
     if entry.get("captions", {}).get("template_captions"):
         st.caption("This dataset's captions are template captions made from its mood/style labels.")
 

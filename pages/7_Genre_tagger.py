@@ -24,6 +24,10 @@ if picked is not None:
     run = tg.cached_tagger_run(root / ds)
     if run is None:
         st.error(f"{root / ds / 'tagger'} could not be read; re-run `{tg.TAGGER_COMMAND.format(ds=ds)}`.")
+    else:  # the classes are whatever the catalog's label column holds (moods on the demo corpus)
+        st.markdown(f"Classes of this model ({len(run.classes)}, from the catalog's "
+                    f"`{aw.esc(run.metrics.get('target', 'genre'))}` column): "
+                    f"**{aw.esc(', '.join(run.classes))}**")
 
 tab_track, tab_upload, tab_report, tab_lyrics = st.tabs(["Track", "Upload", "Model report", "Lyrics"])
 
@@ -39,7 +43,8 @@ def show_prediction(probs, starts, title: str, truth: str | None) -> None:
     mean = frame[[f"p_{c}" for c in classes]].mean(axis=0).to_numpy()
     top = int(mean.argmax())
     c1, c2, c3 = st.columns(3)
-    c1.metric("Predicted (mean of windows)", classes[top], f"p = {mean[top]:.2f}", delta_color="off")
+    # the probability is part of the value, not a metric delta (a delta draws an up/down arrow)
+    c1.metric("Predicted (mean of windows)", f"{classes[top]} (p = {mean[top]:.2f})")
     c2.metric("True label", truth or "—")
     if truth:
         c3.metric("Correct?", "yes" if classes[top] in truth.split("|") else "no")
@@ -74,6 +79,7 @@ with tab_upload:
             check = au.cached_check_upload(up.name, data, root / ds)  # the same checks as Reconstructions
             (st.success if check.ok else st.error)(aw.esc(check.message))
             if check.ok:
+                st.audio(data)  # hear what is being tagged
                 try:
                     with st.spinner("Tagging the upload ..."), au.upload_file(up.name, data) as path:
                         pred = tg.predict_upload(run, path)

@@ -47,7 +47,11 @@ if mode == "Excerpt of a catalog track":
     dur = float(t["duration_s"]) if t["duration_s"] == t["duration_s"] else 10.0
     c1, c2, c3 = st.columns(3)
     length = c1.slider("Excerpt length (s)", 1.0, max(1.0, min(15.0, dur)), min(5.0, dur), 0.5, key="sbe_len")
-    start = c2.slider("Start (s)", 0.0, max(0.0, dur - length), 0.0, 0.5, key="sbe_start")
+    # the Start slider's range does not depend on the length, so changing the length keeps the chosen start
+    start = c2.slider("Start (s)", 0.0, max(0.0, dur - 1.0), 0.0, 0.5, key="sbe_start")
+    if start > dur - length:
+        start = max(0.0, dur - length)
+        c2.caption(f"Starts at {start:g} s so the excerpt fits in the track.")
     snr = c3.select_slider("Added noise (SNR dB)", ["none", 30, 20, 10, 5], "none", key="sbe_snr")
     path = resolve_audio(ds_dir, t["path"])
     if path is None:

@@ -194,7 +194,8 @@ def test_reconstructions_page_and_upload_checks(art, tmp_path):
     at = app("pages/5_Reconstructions.py")
     at.run()
     assert not at.exception
-    assert len(at.get("audio")) == 3 + 3  # original/oracle/recon + 3 interpolation steps
+    # original/oracle/recon + 3 interpolation steps + the MUSHRA trial's open reference and its 5 samples
+    assert len(at.get("audio")) == 3 + 3 + 1 + 5
     assert "chosen size: 32" in texts(at)
     at.select_slider(key="recon_size").set_value(8).run()
     assert "Reconstruction, z = 8" in texts(at)
@@ -341,8 +342,9 @@ def test_notes_page_separates_notes_from_verdicts_and_rounds(art, media):
     at.run()
     assert not at.exception
     frames = [d.value for d in at.dataframe]
-    assert list(frames[0].columns) == ["ts", "listener", "dataset", "query_track_id", "text"]
-    assert list(frames[1].columns)[-3:] == ["rank", "verdict", "score"] and frames[1]["score"].tolist() == [0.24]
+    assert list(frames[0].columns) == ["text", "listener", "query_track_id", "dataset", "ts"]
+    assert list(frames[1].columns)[3:7] == ["rank", "rec_track_id", "verdict", "score"]
+    assert frames[1]["score"].tolist() == [0.24]
     hits = list(csv.DictReader(io.StringIO(download(at, "dl_hits").decode("utf-8"))))
     # artists exist here: every genre figure twice (all candidates and same-artist excluded)
     assert "genre_p@10 excl. artist (test)" in hits[0] and "genre_p@10 (test)" in hits[0]
@@ -481,7 +483,7 @@ def test_upload_is_private_deleted_and_limited(tmp_path, monkeypatch):
     msg = upload.check_upload("x.wav", b"0" * (21 * 2**20), max_bytes=20 * 2**20).message
     assert msg == "'x.wav' is too large: 21.0 MiB; the limit is 20 MiB."
     bad = upload.check_upload("broken.wav", b"RIFF\x00\x00\x00\x00WAVEjunkjunk" * 10).message
-    assert "((" not in bad and "))" not in bad and "could not be decoded as audio: " in bad
+    assert "((" not in bad and "))" not in bad and "could not be decoded: " in bad
 
 
 def test_streamlit_config_for_how_the_app_is_run():

@@ -45,6 +45,9 @@ def test_page_returns_ranked_tracks_for_a_query(art_root, monkeypatch):
     assert len(at.get("audio")) >= 5  # a player per result
     assert at.dataframe  # test figures and nearest captions
     assert "template captions" in _texts(at)
+    # the demo's in-batch rows rank 10 or fewer candidates: R@10 is 100 % there and the page says so
+    assert ("R@10 is 100 % by construction" in _texts(at)) == any(
+        int(c) <= 10 for c in at.dataframe[0].value["candidates"])
 
 
 def test_page_truncates_an_over_long_query_and_says_so(art_root, monkeypatch):

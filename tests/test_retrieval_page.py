@@ -53,3 +53,12 @@ def test_page_names_the_command_when_nothing_is_trained(demo_dir, tmp_path, monk
     at = AppTest.from_file(PAGE, default_timeout=60).run()
     assert not at.exception
     assert "python -m train.retrieval --data artifacts/demo" in _texts(at)
+
+
+def test_changing_the_excerpt_length_keeps_the_start(art_root, monkeypatch):
+    monkeypatch.setenv(ENV_VAR, str(art_root))
+    at = AppTest.from_file(PAGE, default_timeout=120).run()
+    at.slider(key="sbe_start").set_value(3.0).run()
+    at.slider(key="sbe_len").set_value(2.0).run()
+    assert not at.exception
+    assert at.slider(key="sbe_start").value == 3.0

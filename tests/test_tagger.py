@@ -249,7 +249,10 @@ def test_page_shows_windows_prediction_report_and_checks_uploads(demo_run, monke
     assert "Predicted (mean of windows)" in labels and "True label" in labels
     tracks = pd.read_csv(demo_run / "tagger" / "tracks.csv")
     row0 = tracks.iloc[0]
-    assert at.metric[0].value == row0["predicted"] and at.metric[1].value == row0["true"]
+    # the probability is in the value, not a delta (no arrow); the classes the model predicts are named
+    assert at.metric[0].value.startswith(f"{row0['predicted']} (p = ") and at.metric[1].value == row0["true"]
+    assert not at.metric[0].proto.delta
+    assert any("Classes of this model" in md.value for md in at.markdown)
     assert len(at.get("plotly_chart")) >= 1
     assert any(str(m["method"]).startswith("SpectrogramCNN") for m in
                json.loads((demo_run / "tagger" / "metrics.json").read_text())["evaluations"]["test"]["methods"])
@@ -262,6 +265,7 @@ def test_page_shows_windows_prediction_report_and_checks_uploads(demo_run, monke
     at.run()
     assert not at.exception and any("accepted" in s.value for s in at.success)
     assert len(at.get("plotly_chart")) >= 2  # the track's plot and the upload's
+    assert len(at.get("audio")) >= 2  # the track's player and the upload's
 
 
 def test_page_without_tagger_names_the_command(tmp_path, monkeypatch):

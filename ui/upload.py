@@ -90,8 +90,7 @@ def check_upload(name: str, data: bytes, max_bytes: int | None = None, cfg: Audi
             audio = load_audio(path, cfg, max_seconds=60)
     except Exception as exc:
         reason = str(exc).strip().rstrip(".") or type(exc).__name__
-        return UploadCheck(False, f"'{name}' could not be decoded as audio: {reason}. The file is corrupt or "
-                                  "not really audio.")
+        return UploadCheck(False, f"'{name}' could not be decoded: {reason}.")
     seconds = len(audio) / cfg.sample_rate
     if seconds < 1.0:
         return UploadCheck(False, f"'{name}' is shorter than one second of audio.")

@@ -26,7 +26,9 @@ from ui.data import (
     notes_db_path,
     search_tracks,
 )
+from ui.playback import one_player_at_a_time, play_fair
 
+LISTEN_EXCERPT_S = 30.0  # what the listening pages play of a track when loudness matching is on
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:=])")
 
 
@@ -64,6 +66,7 @@ def show_missing(kind: str, ds: str = "<dataset>") -> None:
 def pick_dataset_with(names: list[str], what: str, command: str, key: str) -> tuple[str, Path] | None:
     """Sidebar picker among the datasets `names` that hold a system's artifacts; None after a message naming
     what is missing (`what`) and the command that makes it (`command`, formatted with `ds`) when none does."""
+    one_player_at_a_time()
     root = artifacts_root()
     if not names:
         ds_hint = (list_datasets(root) or ["demo"])[0]
@@ -77,6 +80,7 @@ def pick_dataset_with(names: list[str], what: str, command: str, key: str) -> tu
 
 def pick_dataset(key: str, need: str = "embeddings") -> tuple[str, Path] | None:
     """Sidebar dataset picker; shows the missing message and returns None when nothing fits."""
+    one_player_at_a_time()
     root = artifacts_root()
     names = list_datasets(root)
     if not names:
@@ -118,12 +122,17 @@ def listening_session(key: str) -> tuple[str, Path, str]:
     listener = listener_name()
     if listener is None:
         st.stop()
+    st.sidebar.toggle("Loudness-matched playback", key="loudness_match",
+                      help="Play every track's first 30 s at -23 LUFS (ITU-R BS.1770), so level does not decide.")
     return picked[0], picked[1], listener
 
 
 def play(source: str | Path, ds_dir: Path | None = None, label: str = "") -> None:
     """An audio player for a catalog path (resolved against `ds_dir`) or a file path; a short message
     instead if the file is gone or cannot be played."""
+    if ds_dir is not None and st.session_state.get("loudness_match"):
+        play_fair(str(source), ds_dir, LISTEN_EXCERPT_S, 0.0, True, label)
+        return
     resolved = resolve_audio(ds_dir, str(source)) if ds_dir is not None else Path(source)
     if resolved is None or not resolved.is_file():
         st.caption(f"audio file not found{': ' + esc(label) if label else ''}")
@@ -168,7 +177,7 @@ def random_query(state_key: str, n: int, search_key: str) -> None:
 def pick_query(tracks: pd.DataFrame, ds_dir: Path, prefix: str) -> int:
     """Query picker: search by title/artist/genre, handpicked queries, or a random track; returns a row."""
     key, search_key = f"{prefix}_query", f"{prefix}_search"
-    c1, c2 = st.columns([4, 1], vertical_alignment="bottom")
+    c1, c2 = st.columns([3, 1], vertical_alignment="bottom")  # the button's label fits at 1024 px too
     text = c1.text_input("Search title / artist / genre", key=search_key,
                          placeholder="e.g. calm acoustic")
     c2.button("Random query", icon=":material/casino:", key=f"{prefix}_random", on_click=random_query,

@@ -318,8 +318,8 @@ def _unopenable_reason(path: Path, exc: Exception) -> str:
     with open(path, "rb") as f:
         head = f.read(4)
     detail = _short(exc)
-    if "Error opening" in detail and "does not exist" in detail:
-        detail = ""
+    if ("Error opening" in detail and "does not exist" in detail) or "format not recognised" in detail.lower():
+        detail = ""  # libsndfile's words add nothing to "unrecognised format" (or mislead)
     elif detail.startswith("Error opening"):
         detail = detail.split(": ", 1)[-1]
     suffix = f": {detail}" if detail else ""

@@ -64,10 +64,68 @@ CREATE INDEX IF NOT EXISTS notes_query ON notes (dataset, query_track_id);
 CREATE INDEX IF NOT EXISTS votes_models ON votes (dataset, model_a, model_b);
 """
 
+# Listening sessions (schema version 2): added beside the version-1 tables, whose rows stay as they are.
+_SESSIONS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS sessions (
+    name TEXT PRIMARY KEY,
+    ts TEXT NOT NULL,
+    dataset TEXT NOT NULL,
+    plan TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS session_listeners (
+    session TEXT NOT NULL REFERENCES sessions (name),
+    listener TEXT NOT NULL,
+    ts TEXT NOT NULL,
+    assignment TEXT NOT NULL,
+    PRIMARY KEY (session, listener)
+);
+CREATE TABLE IF NOT EXISTS session_judgements (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    ts TEXT NOT NULL,
+    session TEXT NOT NULL REFERENCES sessions (name),
+    listener TEXT NOT NULL,
+    query_track_id TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('verdict', 'vote')),
+    model TEXT NOT NULL,
+    rank INTEGER NOT NULL,
+    rec_track_id TEXT NOT NULL,
+    verdict TEXT NOT NULL,
+    model_a TEXT NOT NULL DEFAULT '',
+    model_b TEXT NOT NULL DEFAULT '',
+    winner TEXT NOT NULL DEFAULT '',
+    UNIQUE (session, listener, query_track_id, kind, model, rec_track_id)
+);
+CREATE TABLE IF NOT EXISTS session_done (
+    session TEXT NOT NULL REFERENCES sessions (name),
+    listener TEXT NOT NULL,
+    query_track_id TEXT NOT NULL,
+    ts TEXT NOT NULL,
+    PRIMARY KEY (session, listener, query_track_id)
+);
+"""
+# MUSHRA ratings (schema version 3).
+_MUSHRA_SCHEMA = """
+CREATE TABLE IF NOT EXISTS mushra_ratings (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    ts TEXT NOT NULL,
+    study TEXT NOT NULL,
+    listener TEXT NOT NULL,
+    clip TEXT NOT NULL,
+    condition TEXT NOT NULL,
+    score INTEGER NOT NULL CHECK (score BETWEEN 0 AND 100),
+    UNIQUE (study, listener, clip, condition)
+);
+"""
+MIGRATIONS = ((2, _SESSIONS_SCHEMA), (3, _MUSHRA_SCHEMA))
+SCHEMA_VERSION = MIGRATIONS[-1][0]
 
-def _now() -> str:
+
+def now_iso() -> str:
     """UTC timestamp in ISO format with milliseconds."""
     return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+_now = now_iso
 
 
 @dataclass(frozen=True)
@@ -85,7 +143,24 @@ class NotesStore:
         with store._connect() as con:
             con.execute("PRAGMA journal_mode=WAL")
             con.executescript(_SCHEMA)
+            store._migrate(con)
         return store
+
+    def _migrate(self, con: sqlite3.Connection) -> None:
+        """Bring an older database up to SCHEMA_VERSION: only adds tables, never rewrites existing rows."""
+        version = int(con.execute("PRAGMA user_version").fetchone()[0])
+        for target, script in MIGRATIONS:
+            if version < target:
+                con.executescript(script)
+                con.execute(f"PRAGMA user_version={target}")
+
+    def schema_version(self) -> int:
+        """The database's schema version (PRAGMA user_version)."""
+        con = self._connect()
+        try:
+            return int(con.execute("PRAGMA user_version").fetchone()[0])
+        finally:
+            con.close()
 
     def _connect(self) -> sqlite3.Connection:
         """A new autocommit connection with a busy timeout (one per operation)."""

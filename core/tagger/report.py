@@ -167,6 +167,11 @@ def confusion_files(data: TaggerData, P: np.ndarray, rows: np.ndarray, out: Path
     return text
 
 
+def cell_text_colour(value: float, vmax: float) -> str:
+    """White on the dark half of the Blues colour map, black on the light half, so every count is readable."""
+    return "white" if vmax > 0 and value > 0.5 * vmax else "black"
+
+
 def plot_confusion(cm: pd.DataFrame, path: Path, title: str) -> None:
     """A labelled heat map of a confusion matrix (counts in the cells)."""
     import matplotlib
@@ -181,7 +186,8 @@ def plot_confusion(cm: pd.DataFrame, path: Path, title: str) -> None:
     ax.set_yticks(range(n_r), [str(c) for c in cm.index], fontsize=8)
     for i in range(n_r):
         for j in range(n_c):
-            ax.text(j, i, str(int(cm.iat[i, j])), ha="center", va="center", fontsize=7)
+            ax.text(j, i, str(int(cm.iat[i, j])), ha="center", va="center", fontsize=7,
+                    color=cell_text_colour(float(cm.iat[i, j]), float(cm.to_numpy().max())))
     ax.set_xlabel("predicted" if cm.columns[0] != "tn" else "")
     ax.set_ylabel("true")
     ax.set_title(title, fontsize=9)

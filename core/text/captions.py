@@ -13,6 +13,7 @@ twice for one clip, are listed and the first row kept.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +25,14 @@ CAPTION_COLUMNS = ["uniq_id", "track_id", "row", "caption", "split"]
 TEMPLATES = ("a {mood} {style} track", "{style} music with a {mood} mood",
              "a piece of {style} music that sounds {mood}")
 GENERIC_TEMPLATES = ("a {genre} song", "{genre} music", "a recording of {genre} music")
+
+
+_A_BEFORE_VOWEL = re.compile(r"\b([Aa]) (?=[aeiouAEIOU])")
+
+
+def fix_articles(text: str) -> str:
+    """'a' before a word starting with a vowel letter becomes 'an' ("a energetic track" -> "an energetic track")."""
+    return _A_BEFORE_VOWEL.sub(lambda m: m.group(1) + "n ", text)
 
 
 class CaptionError(ValueError):
@@ -105,9 +114,9 @@ def template_captions(tracks: pd.DataFrame) -> pd.DataFrame:
         style = next((t for t in tags if t in ("acoustic", "electronic")), "")
         mood = str(rec.genre) or next((t for t in tags if t != style), "")
         if style and mood:
-            texts = [t.format(mood=mood, style=style) for t in TEMPLATES]
+            texts = [fix_articles(t.format(mood=mood, style=style)) for t in TEMPLATES]
         elif mood:
-            texts = [t.format(genre=mood) for t in GENERIC_TEMPLATES]
+            texts = [fix_articles(t.format(genre=mood)) for t in GENERIC_TEMPLATES]
         else:
             continue
         rows += [(f"{rec.track_id}#t{i}", rec.track_id, text) for i, text in enumerate(texts)]
