@@ -177,15 +177,16 @@ def check_embeddings(datasets: list[Path], audio_encoder: str) -> None:
 
 
 def fit_projection(datasets: list[Path], out: Path, cfg: TextModelConfig, encoder: Any = None,
-                   progress: bool = True) -> TextModelResult:
-    """Train the projection on every text of `datasets` (train split; early stopping on val) into `out`."""
+                   progress: bool = True, cache_dir: Path | None = None) -> TextModelResult:
+    """Train the projection on every text of `datasets` (train split; early stopping on val) into `out`;
+    text vectors are cached under `cache_dir` (default `<out>/text_cache`)."""
     from core.nn.loop import fit, seed_everything
     from core.text.encoders import load_text_encoder
 
     out = Path(out)
     check_embeddings([Path(d) for d in datasets], cfg.audio_encoder)  # before the (slow) text encoder loads
     enc = encoder or load_text_encoder(cfg.text_encoder)
-    corpus = build_corpus([Path(d) for d in datasets], cfg, enc, out / "text_cache", progress)
+    corpus = build_corpus([Path(d) for d in datasets], cfg, enc, cache_dir or out / "text_cache", progress)
     train_loader, val_loader = corpus_loaders(corpus, cfg.train.batch_size, cfg.train.seed)
     seed_everything(cfg.train.seed)
     model = new_projection(cfg, corpus)

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from core.text.calibrate import GOOD_MATCH, Verdict, calibrate, judge
+from core.text.calibrate import GOOD_MATCH, VERDICT_K, Verdict, bank_fits, calibrate, judge
 from core.text.general import RUN
 from core.text.table import AudioEncoderMissing, audio_embedding
 
@@ -51,6 +51,7 @@ class TextModel:
     bank_vectors: np.ndarray
     encoder: Any = None
     _projected: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    _fits: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     @property
     def audio_encoder(self) -> str:
@@ -96,7 +97,10 @@ class TextModel:
         hits.insert(0, "rank", np.arange(1, k + 1))
         hits["cosine"] = s[top].round(4)
         hits["calibrated"] = calibrate(s[top], bank[:, top]).round(3)
-        return QueryResult(text, hits.reset_index(drop=True), judge(s, bank, k, threshold))
+        key = str(Path(ds_dir).resolve())
+        if key not in self._fits:  # the reference descriptions' own fits to this collection, once
+            self._fits[key] = bank_fits(bank, VERDICT_K)
+        return QueryResult(text, hits.reset_index(drop=True), judge(s, bank, VERDICT_K, threshold, self._fits[key]))
 
 
 def model_hint(path: Path) -> str:

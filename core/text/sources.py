@@ -105,10 +105,18 @@ def _written_captions(tracks: pd.DataFrame, source: str) -> list[tuple[str, str,
     """(uniq_id, track_id, text) of written captions (`caption`) or demo templates (`template`)."""
     from core.text.captions import raw_captions
 
+    if source == "template" and not _styled(tracks):
+        return []  # templates need the demo's mood + style labels; other labels are the tag sources' job
     raw, name = raw_captions(tracks, None)
     if (source == "caption") == (name == "template"):
         return []
     return list(zip(raw["uniq_id"].astype(str), raw["track_id"].astype(str), raw["caption"].astype(str)))
+
+
+def _styled(tracks: pd.DataFrame) -> bool:
+    """True when tracks carry a style tag (acoustic/electronic) beside a word label, as the demo corpus does."""
+    tags = tracks["tags"].astype(str).str.split("|")
+    return bool(tags.map(lambda t: bool({"acoustic", "electronic"} & set(t))).any())
 
 
 def dataset_texts(tracks: pd.DataFrame, sources: tuple[str, ...]) -> pd.DataFrame:
@@ -127,7 +135,8 @@ def dataset_texts(tracks: pd.DataFrame, sources: tuple[str, ...]) -> pd.DataFram
                      for i, text in enumerate(tag_texts(str(r.track_id), str(r.genre), r.tags, source))]
         rows += [(u, t, c, source) for u, t, c in found]
     out = pd.DataFrame(rows, columns=SOURCE_COLUMNS)
-    return out.drop_duplicates("uniq_id").reset_index(drop=True)
+    out = out.drop_duplicates("uniq_id")
+    return out.drop_duplicates(["track_id", "caption"]).reset_index(drop=True)  # one clip, one copy of a text
 
 
 def emotion4q_labels(metadata_csv: Path) -> pd.DataFrame:

@@ -59,7 +59,7 @@ def label_queries(scores: np.ndarray, labels: np.ndarray, queries: dict[str, str
                                  "chance": float(relevant[i].mean())} for i, (lab, text) in enumerate(queries.items())}
     mean: dict[str, Any] = {"chance": float(relevant.mean(1).mean())}
     for k in ks:
-        if k > len(labels):
+        if 2 * k > len(labels):  # top K of a pool not twice as large says little about the ranking
             continue
         boot = bootstrap_precision(scores, relevant, k, n_boot, seed)
         points = [precision_at_k(scores[i], relevant[i], k) for i in range(len(queries))]
