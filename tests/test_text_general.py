@@ -148,8 +148,10 @@ def test_text_model_cli_writes_model_report_and_zero_shot_figures(demo_model):
     test = info["evaluation"]["demo"]["test"]
     assert test["kind"] == "label" and test["n_pool"] >= 4
     assert all(0 < q["chance"] < 1 for q in test["queries"].values())
+    verdicts = info["evaluation"]["demo"]["verdicts"]
+    assert len(verdicts) == 8 and all(0.0 <= v["rank"] <= 1.0 for v in verdicts)
     report = (out / "report.md").read_text()
-    assert "Zero-shot protocol" in report and "chance %" in report
+    assert "Zero-shot protocol" in report and "chance %" in report and "Good match or not" in report
 
 
 def test_text_query_cli_ranks_tracks_and_says_when_nothing_fits(demo_model):

@@ -45,6 +45,20 @@ def _section(name: str, split: str, res: dict[str, Any]) -> list[str]:
             *_label_rows(res), ""]
 
 
+def verdict_lines(ev: dict[str, Any]) -> list[str]:
+    """The report's table of good-match verdicts per dataset and query."""
+    lines = ["## Good match or not", "",
+             "Verdict of each query on the whole collection: *rank* = share of the 130 reference descriptions "
+             "that the collection fits worse than the query (good match from 50 %), *fit* = mean calibrated "
+             "score of the query's top 5 tracks.", "",
+             "| dataset | query | verdict | rank % | fit % | best cosine |", "|---|---|---|---|---|---|"]
+    for name, res in ev.items():
+        lines += [f"| {name} | “{v['query']}” | {'good match' if v['good_match'] else '**no good match**'} | "
+                  f"{v['rank'] * 100:.0f} | {v['fit'] * 100:.0f} | {v['best_cosine']:.3f} |"
+                  for v in res.get("verdicts", [])]
+    return lines
+
+
 def write_text_model_report(out: Path, info: dict[str, Any]) -> Path:
     """Write `<out>/report.md` from a model.json dict."""
     ev = info.get("evaluation", {})
@@ -68,6 +82,7 @@ def write_text_model_report(out: Path, info: dict[str, Any]) -> Path:
         for split in ("test", "all", "val"):
             if split in res:
                 lines += _section(name, split, res[split])
+    lines += verdict_lines(ev)
     path = Path(out) / "report.md"
     path.write_text("\n".join(lines) + "\n")
     return path

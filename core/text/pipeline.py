@@ -23,7 +23,7 @@ def evaluate_everywhere(model: Any, datasets: list[Path], eval_datasets: list[Pa
                         seed: int = 0) -> dict[str, Any]:
     """Zero-shot figures per dataset and split: val and test of the training datasets (their test tracks and
     artists were never trained on), and also every track ("all") of the evaluation-only datasets."""
-    from core.text.zeroshot import evaluate_dataset
+    from core.text.zeroshot import evaluate_dataset, verdict_check
 
     out: dict[str, Any] = {}
     for ds in [*datasets, *eval_datasets]:
@@ -35,6 +35,7 @@ def evaluate_everywhere(model: Any, datasets: list[Path], eval_datasets: list[Pa
                 res[split] = evaluate_dataset(model, ds, split, n_boot, seed)
             except ValueError as exc:  # a split too small to score
                 res[split] = {"skipped": str(exc)}
+        res["verdicts"] = verdict_check(model, ds)
         out[ds.name] = res
     return out
 

@@ -19,6 +19,8 @@ import numpy as np
 QUADRANT_QUERIES = {"Q1": "happy, cheerful, energetic, fun music", "Q2": "angry, aggressive, tense, intense music",
                     "Q3": "sad, melancholic, gloomy, slow music", "Q4": "calm, peaceful, relaxed, tender music"}
 GENRE_QUERY = "{label} music"
+OFF_TOPIC = ("jazz saxophone solo in a smoky bar", "a string quartet playing baroque music", "a dog barking",
+             "rain falling on a roof")  # the verdict check's queries beside the four quadrant queries
 KS = (10, 50)
 
 
@@ -133,3 +135,13 @@ def evaluate_dataset(model: Any, ds_dir: Any, split: str, n_boot: int = 1000, se
     if kind == "caption":
         return evaluate_captions(model, ds_dir, split, n_boot, seed)
     return evaluate_labels(model, ds_dir, split, n_boot, seed)
+
+
+def verdict_check(model: Any, ds_dir: Any) -> list[dict[str, Any]]:
+    """The good-match verdict of the four quadrant queries and the off-topic ones on a whole collection."""
+    rows = []
+    for text in (*QUADRANT_QUERIES.values(), *OFF_TOPIC):
+        v = model.query(ds_dir, text, 5).verdict
+        rows.append({"query": text, "good_match": v.good_match, "rank": v.rank, "fit": v.fit,
+                     "best_cosine": v.best_cosine})
+    return rows
