@@ -2,8 +2,8 @@
 --model artifacts/text_models/general --data artifacts/mine --query "sad piano" --k 10 [--json]`.
 
 The dataset needs the model's audio embedding (`python -m train.embed`). Each hit shows its cosine and its
-calibrated score (the share of ~130 unrelated reference descriptions the query beats on that track); when none
-of the top K reaches 90 % the answer says plainly that nothing in the collection fits the query well.
+calibrated score (the share of 120 reference descriptions the query beats on that track). When the collection
+fits the query worse than it fits the median reference description, the answer starts with "No good match".
 """
 
 from __future__ import annotations

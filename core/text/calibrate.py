@@ -2,7 +2,7 @@
 
 A raw cosine between a query and a track says little on its own: its scale differs from query to query and
 from track to track, and the best of N tracks always has *some* cosine. The null model here is a **bank of
-reference descriptions** written without looking at any collection: 130 short texts over many genres,
+reference descriptions** written without looking at any collection: 120 short texts over many genres,
 instruments, moods and scenes, plus a few everyday non-music sounds.
 
 - **Calibrated score of a hit**: the share of the bank that fits that track worse than the query does,
@@ -50,7 +50,7 @@ SOUNDS = ("a dog barking", "rain falling on a roof", "people talking in a cafe",
 
 
 def reference_bank() -> list[str]:
-    """The reference descriptions (fixed order; 130 texts)."""
+    """The reference descriptions (fixed order; 120 texts)."""
     return ([f"{g} music" for g in GENRES] + [f"a piece played on {i}" for i in INSTRUMENTS]
             + [f"a {m} song" for m in MOODS] + list(SCENES) + list(SOUNDS)
             + [f"a {m} {g} song" for m, g in zip(MOODS[:15], GENRES[::2])] + [f"the sound of {s}" for s in

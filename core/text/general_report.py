@@ -48,7 +48,7 @@ def _section(name: str, split: str, res: dict[str, Any]) -> list[str]:
 def verdict_lines(ev: dict[str, Any]) -> list[str]:
     """The report's table of good-match verdicts per dataset and query."""
     lines = ["## Good match or not", "",
-             "Verdict of each query on the whole collection: *rank* = share of the 130 reference descriptions "
+             "Verdict of each query on the whole collection: *rank* = share of the reference descriptions (bank.npz) "
              "that the collection fits worse than the query (good match from 50 %), *fit* = mean calibrated "
              "score of the query's top 5 tracks.", "",
              "| dataset | query | verdict | rank % | fit % | best cosine |", "|---|---|---|---|---|---|"]
