@@ -28,6 +28,7 @@ SETTINGS = {  # with every source: training settings, judged on the same val fig
     "lr 3e-4": {"lr": 3e-4},
     "dropout 0.5": {"dropout": 0.5},
     "batch 256": {"batch_size": 256},
+    "balanced datasets": {"balance": True},
 }
 
 
@@ -58,7 +59,7 @@ def configs(settings: bool) -> dict[str, object]:
     for name, change in SETTINGS.items():
         cfg = TextModelConfig()
         for key, value in change.items():
-            setattr(cfg.train if hasattr(cfg.train, key) and key != "dropout" else cfg, key, value)
+            setattr(cfg.train if key in ("lr", "batch_size") else cfg, key, value)
         out[name] = cfg
     return out
 
@@ -74,17 +75,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=Path("artifacts/text_models/sweep"))
     ap.add_argument("--n-boot", type=int, default=200)
     ap.add_argument("--settings", action="store_true", help="compare training settings (all sources) instead")
+    ap.add_argument("--only", default="", help="run only the set (or setting) of this name")
     args = ap.parse_args(argv)
     enc = load_text_encoder("minilm")
     rows = {}
     for name, cfg in configs(args.settings).items():
+        if args.only and name != args.only:
+            continue
         out = args.out / name.replace("+", "plus_").replace(" ", "_").replace("(", "").replace(")", "")
         fit_projection(args.data, out, cfg, enc, progress=False, cache_dir=args.out / "text_cache")
         model = load_text_model(out)
         model.encoder = enc
         rows[name] = val_figures(model, args.data, args.n_boot)
         print(name, {k: f"{v[0]:.3f} (chance {v[1]:.3f})" for k, v in rows[name].items()}, flush=True)
-    (args.out / ("settings.json" if args.settings else "sources.json")).write_text(json.dumps(rows, indent=1))
+    name = ("settings" if args.settings else "sources") + ("_" + args.only.replace(" ", "_") if args.only else "")
+    (args.out / f"{name}.json").write_text(json.dumps(rows, indent=1))
     return 0
 
 

@@ -53,6 +53,15 @@ def test_multi_positive_info_nce_counts_a_shared_text_as_a_match():
     assert got == pytest.approx(want, rel=1e-6)
 
 
+def test_balanced_sampler_gives_every_dataset_the_same_weight():
+    from core.text.general import balanced_sampler
+
+    datasets = np.array(["big"] * 900 + ["small"] * 100)
+    drawn = datasets[list(balanced_sampler(datasets, torch.Generator().manual_seed(0)))]
+    assert len(drawn) == 1000
+    assert 0.45 < (drawn == "small").mean() < 0.55  # 10 % of the pairs, half of the draws
+
+
 # ------------------------------------------------------------------ texts
 def test_texts_from_mood_and_genre_tags():
     tags = "mood:Cheerful|mood:Fun|mood:Happy|mood:Joyous|genre:Pop/Rock|quadrant:Q1"

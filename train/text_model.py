@@ -40,6 +40,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--batch-size", type=int, default=t.batch_size)
     ap.add_argument("--lr", type=float, default=t.lr)
     ap.add_argument("--dropout", type=float, default=d.dropout)
+    ap.add_argument("--balance", action="store_true",
+                    help="draw training pairs so that every dataset weighs the same per epoch")
     ap.add_argument("--n-boot", type=int, default=d.n_boot, help="bootstrap resamples of the evaluation")
     ap.add_argument("--seed", type=int, default=t.seed)
     ap.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -55,7 +57,7 @@ def config_from(args: argparse.Namespace) -> TextModelConfig:
         setattr(train, name, value)
     sources = tuple(s.strip() for s in args.sources.split(",") if s.strip())
     return TextModelConfig(audio_encoder=args.audio_encoder, text_encoder=args.text_encoder, sources=sources,
-                           dropout=args.dropout, n_boot=args.n_boot, train=train)
+                           dropout=args.dropout, n_boot=args.n_boot, balance=args.balance, train=train)
 
 
 def check_inputs(args: argparse.Namespace) -> str:

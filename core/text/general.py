@@ -50,6 +50,7 @@ class TextModelConfig:
     dropout: float = 0.2
     init_temperature: float = 0.07
     n_boot: int = 1000
+    balance: bool = False  # draw training pairs so that every dataset weighs the same per epoch
     train: TrainConfig = field(default_factory=_default_train)
 
 
@@ -121,8 +122,18 @@ def build_corpus(datasets: list[Path], cfg: TextModelConfig, encoder: Any, cache
     return TextCorpus(table, df["source"].to_numpy(str), df["dataset"].to_numpy(str), text_id)
 
 
-def corpus_loaders(corpus: TextCorpus, batch_size: int, seed: int) -> tuple[Any, Any]:
-    """(train, val) DataLoaders of {"x", "text", "clip", "text_id"} items."""
+def balanced_sampler(datasets: np.ndarray, generator: Any) -> Any:
+    """A sampler drawing len(datasets) pairs per epoch, with replacement, each dataset equally likely."""
+    import torch
+    from torch.utils.data import WeightedRandomSampler
+
+    _, inverse, counts = np.unique(datasets, return_inverse=True, return_counts=True)
+    weights = torch.as_tensor(1.0 / counts[inverse], dtype=torch.double)
+    return WeightedRandomSampler(weights, len(datasets), replacement=True, generator=generator)
+
+
+def corpus_loaders(corpus: TextCorpus, batch_size: int, seed: int, balance: bool = False) -> tuple[Any, Any]:
+    """(train, val) DataLoaders of {"x", "text", "clip", "text_id"} items (`balance`: see balanced_sampler)."""
     import torch
     from torch.utils.data import DataLoader, TensorDataset
 
@@ -141,7 +152,8 @@ def corpus_loaders(corpus: TextCorpus, batch_size: int, seed: int) -> tuple[Any,
                          f"val {len(val.table)})")
     gen = torch.Generator().manual_seed(seed)
     drop = len(train.table) % batch_size == 1
-    return (DataLoader(dataset(train), batch_size, shuffle=True, generator=gen, drop_last=drop, collate_fn=collate),
+    order = {"sampler": balanced_sampler(train.dataset, gen)} if balance else {"shuffle": True, "generator": gen}
+    return (DataLoader(dataset(train), batch_size, drop_last=drop, collate_fn=collate, **order),
             DataLoader(dataset(val), batch_size, shuffle=False, collate_fn=collate))
 
 
@@ -187,7 +199,7 @@ def fit_projection(datasets: list[Path], out: Path, cfg: TextModelConfig, encode
     check_embeddings([Path(d) for d in datasets], cfg.audio_encoder)  # before the (slow) text encoder loads
     enc = encoder or load_text_encoder(cfg.text_encoder)
     corpus = build_corpus([Path(d) for d in datasets], cfg, enc, cache_dir or out / "text_cache", progress)
-    train_loader, val_loader = corpus_loaders(corpus, cfg.train.batch_size, cfg.train.seed)
+    train_loader, val_loader = corpus_loaders(corpus, cfg.train.batch_size, cfg.train.seed, cfg.balance)
     seed_everything(cfg.train.seed)
     model = new_projection(cfg, corpus)
     tcfg = TrainConfig(**{**cfg.train.__dict__, "run_name": RUN, "out_dir": out, "progress": progress})
