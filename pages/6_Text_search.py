@@ -15,14 +15,22 @@ st.caption("A frozen text encoder embeds your words; a projection trained on (cl
            "track's audio embedding into the same space; the closest tracks are listed by cosine.")
 
 root = ad.artifacts_root()
-picked = aw.pick_dataset_with(ut.clap_datasets(root), "text-search model (clap/metrics.json with a trained "
-                              "projection)", ut.TRAIN_COMMAND, "ts_dataset")
+picked = aw.pick_dataset_with(ut.text_datasets(root), "text-search model (clap/metrics.json with a trained "
+                              "projection, or the embedding of a general model)", ut.TRAIN_COMMAND, "ts_dataset")
 if picked is None:
     st.stop()
 ds, ds_dir = picked
 runs = ut.search_runs(ds_dir)
-run = st.sidebar.selectbox("Model", list(runs), key="ts_run")
+general = [ut.GENERAL_PREFIX + g for g in ut.general_for(root, ds)]
+run = st.sidebar.selectbox("Model", [*runs, *general], key="ts_run",
+                           help="general: trained on the captions and tags of other datasets, usable on any "
+                           "dataset with the same audio embedding")
 k = st.sidebar.slider("K (tracks)", 1, 20, 5, key="ts_k")
+if run.startswith(ut.GENERAL_PREFIX):
+    from ui import text_general
+
+    text_general.render(root, run.removeprefix(ut.GENERAL_PREFIX), ds, ds_dir, ad.cached_tracks(ds_dir), k)
+    st.stop()
 try:
     index = ut.cached_index(ds_dir, run)
     tracks = ad.cached_tracks(ds_dir)

@@ -13,6 +13,48 @@ from core.text.search import TextSearchIndex, load_search_index, run_figures, se
 from ui.data import list_datasets, stamp
 
 TRAIN_COMMAND = "python -m train.clap --data artifacts/{ds}"
+GENERAL_PREFIX = "general: "  # model-picker entries of the general text-search models (artifacts/text_models/)
+MODELS_DIR = "text_models"
+
+
+def general_models(root: Path) -> dict[str, dict]:
+    """The general text-search models under `<root>/text_models/<name>/` by name, with their model.json."""
+    import json
+
+    out = {}
+    for info in sorted((root / MODELS_DIR).glob("*/model.json")):
+        try:
+            out[info.parent.name] = json.loads(info.read_text())
+        except (OSError, ValueError):
+            continue
+    return out
+
+
+def general_for(root: Path, ds: str) -> list[str]:
+    """Names of the general models a dataset can be searched with (it has their audio embedding)."""
+    return [name for name, info in general_models(root).items()
+            if (root / ds / "embeddings" / f"{info.get('audio_encoder', '')}.npy").is_file()]
+
+
+def text_datasets(root: Path) -> list[str]:
+    """Datasets with their own text-search run or the embedding of a general model."""
+    return [n for n in list_datasets(root) if search_runs(root / n) or general_for(root, n)]
+
+
+@st.cache_resource(max_entries=4, show_spinner="Loading the text-search model ...")
+def _text_model_cached(path: str, file_stamp: tuple):
+    """load_text_model memoised per checkpoint stamp."""
+    from core.text.query import load_text_model
+
+    return load_text_model(Path(path))
+
+
+def cached_text_model(root: Path, name: str):
+    """A general model, re-read only when its checkpoint changes; its text encoder is the cached one."""
+    path = root / MODELS_DIR / name
+    model = _text_model_cached(str(path), stamp(path / "checkpoints" / "projection" / "best.pt"))
+    model.encoder = cached_text_encoder(model.info["text_encoder"])
+    return model
 
 
 def clap_datasets(root: Path) -> list[str]:
@@ -58,4 +100,5 @@ def encode_query(encoder, text: str) -> EncodedQuery:
         return EncodedQuery(enc.vectors[0], f"Your query is longer than the {encoder.max_tokens} tokens the text "
                             "encoder reads, so only its beginning was used.", True)
     return EncodedQuery(enc.vectors[0])
-__all__ = ["run_figures", "search_runs", "clap_datasets", "cached_text_encoder", "cached_index", "encode_query"]
+__all__ = ["run_figures", "search_runs", "clap_datasets", "cached_text_encoder", "cached_index", "encode_query",
+           "general_models", "general_for", "text_datasets", "cached_text_model"]

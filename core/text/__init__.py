@@ -11,6 +11,13 @@
 - `run_clap`, `ClapConfig`, `evaluate_elsewhere` (runs): one training run, cross-dataset evaluation
 - `write_report`, `read_metrics` (report): `<ds>/clap/report.md` from `<ds>/clap/metrics.json`
 - `load_search_index`, `TextSearchIndex`, `search_runs` (search): what the Text search page queries
+- `dataset_texts`, `TEXT_SOURCES`, `write_emotion4q_labels` (sources): every text source of a dataset (captions,
+  aspect lists, mood/genre tags as short texts, templates); emotion4q's labels CSV
+- `TextModelConfig`, `fit_projection` (general): the general model trained on several datasets' texts
+- `load_text_model`, `TextModel`, `QueryResult` (query): search any dataset with the model's audio embedding
+- `calibrate`, `judge`, `Verdict`, `reference_bank` (calibrate): calibrated scores and "no good match"
+- `evaluate_dataset`, `QUADRANT_QUERIES` (zeroshot): mood-quadrant / genre P@K and caption R@K on unseen tracks
+- `train_text_model`, `text_query` (pipeline): what `train.text_model` and `train.text_query` run
 """
 
 from core import lazy_exports
@@ -29,4 +36,10 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "run_clap": "runs", "ClapConfig": "runs", "evaluate_elsewhere": "runs",
     "write_report": "report", "read_metrics": "report",
     "load_search_index": "search", "TextSearchIndex": "search", "search_runs": "search",
+    "dataset_texts": "sources", "TEXT_SOURCES": "sources", "write_emotion4q_labels": "sources",
+    "TextModelConfig": "general", "fit_projection": "general",
+    "load_text_model": "query", "TextModel": "query", "QueryResult": "query",
+    "calibrate": "calibrate", "judge": "calibrate", "Verdict": "calibrate", "reference_bank": "calibrate",
+    "evaluate_dataset": "zeroshot", "QUADRANT_QUERIES": "zeroshot",
+    "train_text_model": "pipeline", "text_query": "pipeline",
 })

@@ -75,7 +75,7 @@ def read_csv_columns(path: Path, required: list[str]) -> pd.DataFrame:
     return df
 
 
-def _raw_captions(tracks: pd.DataFrame, captions_csv: Path | None) -> tuple[pd.DataFrame, str]:
+def raw_captions(tracks: pd.DataFrame, captions_csv: Path | None) -> tuple[pd.DataFrame, str]:
     """(uniq_id, track_id, caption) rows from the first source that applies, and its name."""
     if captions_csv is not None:
         df = read_csv_columns(captions_csv, ["track_id", "caption"])
@@ -125,7 +125,7 @@ def template_captions(tracks: pd.DataFrame) -> pd.DataFrame:
 
 def load_captions(tracks: pd.DataFrame, captions_csv: Path | None = None) -> CaptionSet:
     """The captions of the cached clips `tracks` (FeatureCache.tracks), with row and split of each clip."""
-    raw, source = _raw_captions(tracks, captions_csv)
+    raw, source = raw_captions(tracks, captions_csv)
     raw = raw.astype(str)
     # an id seen twice, or the same caption given twice for one clip: listed, the first row kept
     dup_mask = raw["uniq_id"].duplicated() | raw.assign(c=raw["caption"].str.strip()).duplicated(["track_id", "c"])

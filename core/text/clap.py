@@ -25,19 +25,24 @@ HEADS = ("linear", "mlp")
 
 
 def info_nce(audio: torch.Tensor, text: torch.Tensor, temperature: torch.Tensor | float,
-             clip: torch.Tensor | None = None) -> torch.Tensor:
+             clip: torch.Tensor | None = None, text_id: torch.Tensor | None = None) -> torch.Tensor:
     """Symmetric InfoNCE of a batch: L2-normalise both sides, logits = audio @ text.T / temperature,
     cross-entropy audio->text and text->audio (targets arange(batch)), averaged.
 
     With `clip` (the clip id of each pair), every pair of the same clip is a positive: the target of a row
-    is spread evenly over its positives (identical to arange(batch) when the clips are distinct)."""
+    is spread evenly over its positives (identical to arange(batch) when the clips are distinct). With
+    `text_id` too (an id per distinct text), two pairs with the same text are positives as well, so a template
+    text shared by many clips ("a rock song") is never pushed away from its other clips."""
     a = F.normalize(audio, dim=-1)
     t = F.normalize(text, dim=-1)
     logits = a @ t.T / temperature
     if clip is None:
         target = torch.arange(len(a), device=a.device)
         return 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target))
-    same = (clip[:, None] == clip[None, :]).float()
+    same = clip[:, None] == clip[None, :]
+    if text_id is not None:
+        same = same | (text_id[:, None] == text_id[None, :])
+    same = same.float()
     target = same / same.sum(1, keepdim=True)
     a2t = -(target * F.log_softmax(logits, dim=1)).sum(1).mean()
     t2a = -(target * F.log_softmax(logits.T, dim=1)).sum(1).mean()
@@ -107,7 +112,7 @@ class AudioProjection(nn.Module):
         """Symmetric InfoNCE of one batch and the temperature (logged by the training loop)."""
         self.clamp_temperature()
         t = self.temperature
-        loss = info_nce(self(batch["x"]), batch["text"], t, batch.get("clip"))
+        loss = info_nce(self(batch["x"]), batch["text"], t, batch.get("clip"), batch.get("text_id"))
         return loss, {"temperature": float(t.detach())}
 
     @torch.no_grad()
