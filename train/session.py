@@ -101,7 +101,7 @@ def fail(message: str) -> int:
     return 2
 
 
-def parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m train.session", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--db", type=Path, default=DEFAULT_DB, help="the notes database (default: %(default)s)")
@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     """Parse flags and run one subcommand; bad input exits 2 with one line."""
     from core.listening.sessions import SessionError
 
-    args = parser().parse_args(argv)
+    args = build_parser().parse_args(argv)
     try:
         return {"create": create, "export": export, "list": list_sessions}[args.command](args)
     except (SessionError, OSError) as exc:

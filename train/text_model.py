@@ -19,7 +19,7 @@ from core.text.general import TextModelConfig
 from core.text.sources import TEXT_SOURCES
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
+def build_parser() -> argparse.ArgumentParser:
     """The command line, defaults from TextModelConfig."""
     d = TextModelConfig()
     t = d.train
@@ -45,7 +45,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--n-boot", type=int, default=d.n_boot, help="bootstrap resamples of the evaluation")
     ap.add_argument("--seed", type=int, default=t.seed)
     ap.add_argument("--quiet", action="store_true", help="no progress bars")
-    return ap.parse_args(argv)
+    return ap
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """The parsed flags."""
+    return build_parser().parse_args(argv)
 
 
 def config_from(args: argparse.Namespace) -> TextModelConfig:

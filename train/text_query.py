@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
+def build_parser() -> argparse.ArgumentParser:
     """The command line."""
     ap = argparse.ArgumentParser(prog="python -m train.text_query", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -23,7 +23,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--query", required=True, help="the music you want, in words")
     ap.add_argument("--k", type=int, default=10, help="tracks to list")
     ap.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    return ap.parse_args(argv)
+    return ap
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """The parsed flags."""
+    return build_parser().parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
