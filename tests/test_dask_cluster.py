@@ -75,10 +75,10 @@ def workbench(*args: str, cwd: Path, timeout: float = 180) -> subprocess.Complet
 
 @pytest.fixture(scope="module")
 def small_gtzan(tmp_path_factory, shared_data) -> Path:
-    """A GTZAN-layout root of 2 real clips of each of 4 genres (symlinks into gtzan_mini)."""
-    root = tmp_path_factory.mktemp("gtzan8")
+    """A GTZAN-layout root of 2 real clips of each of 2 genres (symlinks into gtzan_mini)."""
+    root = tmp_path_factory.mktemp("gtzan4")
     src = shared_data / "gtzan_mini" / "genres_original"
-    for genre in ("blues", "classical", "metal", "reggae"):
+    for genre in ("classical", "metal"):
         (root / genre).mkdir()
         for clip in sorted((src / genre).glob("*.wav"))[:2]:
             (root / genre / clip.name).symlink_to(clip)
@@ -94,7 +94,7 @@ def local_run(tmp_path_factory, small_gtzan, shared_data) -> Path:
                   "--workers", "2", cwd=cwd)
     assert r.returncode == 0, r.stderr
     r = workbench("embed", "--data", str(out), "--encoders", "fcn_msd", "--weights-dir",
-                  str(shared_data / "weights"), "--max-seconds", "10", "--quiet", cwd=cwd)
+                  str(shared_data / "weights"), "--max-seconds", "5", "--quiet", cwd=cwd)
     assert r.returncode == 0, r.stderr
     return out
 
@@ -106,11 +106,11 @@ def test_plain_dask_cli_cluster_prepares_and_embeds_like_local(tmp_path, small_g
         r = workbench("prepare", "--dataset", "gtzan", "--root", str(small_gtzan), "--out", str(out), "--quiet",
                       "--engine", "dask", "--scheduler", address, cwd=tmp_path)
         assert r.returncode == 0, r.stderr
-        assert "8 ok, 0 skipped of 8 tracks" in r.stdout
+        assert "4 ok, 0 skipped of 4 tracks" in r.stdout
         for f in CACHE_FILES:
             assert filecmp.cmp(local_run / f, out / f, shallow=False), f
         r = workbench("embed", "--data", str(out), "--encoders", "fcn_msd", "--weights-dir",
-                      str(shared_data / "weights"), "--max-seconds", "10", "--quiet", "--engine", "dask",
+                      str(shared_data / "weights"), "--max-seconds", "5", "--quiet", "--engine", "dask",
                       "--scheduler", address, cwd=tmp_path)
         assert r.returncode == 0, r.stderr
         emb = "embeddings/pretrained_fcn_msd.npy"
