@@ -87,15 +87,15 @@ def small_gtzan(tmp_path_factory, shared_data) -> Path:
 
 @pytest.fixture(scope="module")
 def local_run(tmp_path_factory, small_gtzan, shared_data) -> Path:
-    """The reference: `workbench prepare` and `workbench embed` on the local engine."""
+    """The reference: prepare and embed on the local engine, in this process."""
+    from core.audio.catalogs import build_catalog
+    from core.audio.prepare import prepare_dataset
+    from core.encoders.embed import EmbedConfig, run_embed
+
     out = tmp_path_factory.mktemp("local") / "ds"
-    cwd = tmp_path_factory.mktemp("cwd")
-    r = workbench("prepare", "--dataset", "gtzan", "--root", str(small_gtzan), "--out", str(out), "--quiet",
-                  "--workers", "2", cwd=cwd)
-    assert r.returncode == 0, r.stderr
-    r = workbench("embed", "--data", str(out), "--encoders", "fcn_msd", "--weights-dir",
-                  str(shared_data / "weights"), "--max-seconds", "5", "--quiet", cwd=cwd)
-    assert r.returncode == 0, r.stderr
+    prepare_dataset(build_catalog("gtzan", small_gtzan), out, workers=1, progress=False)
+    run_embed(out, EmbedConfig(encoders=("fcn_msd",), weights_dir=str(shared_data / "weights"), max_seconds=5,
+                               progress=False))
     return out
 
 

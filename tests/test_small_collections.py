@@ -80,3 +80,24 @@ def test_console_command_runs_the_module_parser(tmp_path):
     assert r.returncode == 0 and "--dataset {fma,gtzan,folder" in r.stdout
     r = subprocess.run([str(WORKBENCH)], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and "workbench <command>" in r.stdout and "run " in r.stdout
+
+
+@pytest.mark.parametrize("page,what", [("pages/5_Reconstructions.py", "latent-size study"),
+                                       ("pages/7_Genre_tagger.py", "trained tagger"),
+                                       ("pages/8_Search_by_excerpt.py", "trained retrieval embedder")])
+def test_a_dataset_without_the_pages_artifacts_is_named_with_the_command(tmp_path, monkeypatch, page, what):
+    from streamlit.testing.v1 import AppTest
+
+    from ui.data import ENV_VAR
+
+    root = tmp_path / "arts"
+    (root / "mine").mkdir(parents=True)
+    (root / "mine" / "catalog.csv").write_text(
+        "track_id,path,genre,artist,title,split,duration_s,status,tags,row\nx,/nope.wav,a,,X,train,1.0,ok,,0\n")
+    monkeypatch.setenv(ENV_VAR, str(root))
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / page), default_timeout=60).run()
+    assert not at.exception
+    message = "\n".join(w.value for w in at.warning)
+    assert f"**mine** has no {what}" in message and f"workbench run --root <your music folder> --out {root / 'mine'}" \
+        in message
+    assert ("--latent" in message) == ("Reconstructions" in page)

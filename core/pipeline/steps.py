@@ -11,7 +11,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from core.audio.catalogs import folder_audio
+
 MIN_GENRE_TRACKS = 3  # the tagger runs when at least two genres have this many tracks
+SMALL_FOLDER = 12  # fewer audio files than this are prepared in the run's own process
 
 
 @dataclass
@@ -68,6 +71,8 @@ class Step:
 
 def budget(n: int) -> dict[str, str]:
     """Training defaults that scale with the collection: epochs, a safety cap in minutes, windows per epoch."""
+    if n <= 10:
+        return {"epochs": "5", "minutes": "1", "samples": "128"}
     if n <= 50:
         return {"epochs": "8", "minutes": "1", "samples": "256"}
     if n <= 2000:
@@ -90,7 +95,10 @@ def _prepared(cfg: RunConfig) -> list[Path | str]:
 
 def _prepare(cfg: RunConfig, facts: Facts) -> list[list[str]]:
     labels = ["--labels", str(cfg.labels)] if cfg.labels else []
-    return [["--dataset", "folder", "--root", str(cfg.root), "--out", str(cfg.out), *labels, *_engine(cfg),
+    engine = _engine(cfg)
+    if cfg.engine == "local" and not cfg.workers and len(folder_audio(cfg.root)[0]) < SMALL_FOLDER:
+        engine += ["--workers", "1"]  # a pool's start-up costs more than a few tracks
+    return [["--dataset", "folder", "--root", str(cfg.root), "--out", str(cfg.out), *labels, *engine,
              *_quiet(cfg)]]
 
 
