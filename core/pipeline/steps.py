@@ -122,8 +122,9 @@ def _retrieval(cfg: RunConfig, facts: Facts) -> list[list[str]]:
     small = facts.n_ok <= 50
     flags = ["--epochs", "6", "--patience", "3", "--pairs", "192", "--channels", "64"] if small else \
         ["--epochs", budget(facts.n_ok)["epochs"]]
+    indexes = "exact,hnsw" if facts.n_ok < 100_000 else "hnsw,ivf_pq"  # exact search gets slow, PQ saves RAM
     return [["--data", str(cfg.out), *flags, "--max-minutes", budget(facts.n_ok)["minutes"],
-             "--indexes", "exact,hnsw", "--no-tensorboard", *_quiet(cfg)]]
+             "--indexes", indexes, "--no-tensorboard", *_quiet(cfg)]]
 
 
 def _clap(cfg: RunConfig, facts: Facts) -> list[list[str]]:
