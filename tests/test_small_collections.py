@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -101,3 +102,25 @@ def test_a_dataset_without_the_pages_artifacts_is_named_with_the_command(tmp_pat
     assert f"**mine** has no {what}" in message and f"workbench run --root <your music folder> --out {root / 'mine'}" \
         in message
     assert ("--latent" in message) == ("Reconstructions" in page)
+
+
+@pytest.mark.skipif(not WORKBENCH.exists(), reason="the project is not installed (make install)")
+def test_workbench_app_serves_the_repository_app_from_any_folder(tmp_path):
+    import urllib.request
+
+    from tests.helpers.processes import free_port, stop_process
+
+    port = free_port()
+    proc = subprocess.Popen([str(WORKBENCH), "app", "--artifacts", str(tmp_path), "--server.headless", "true",
+                             "--server.port", str(port)], cwd=tmp_path, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        deadline, body = time.monotonic() + 90, ""
+        while time.monotonic() < deadline and not body:
+            try:
+                body = urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2).read().decode()
+            except OSError:
+                time.sleep(0.5)
+        assert body == "ok"
+    finally:
+        stop_process(proc)

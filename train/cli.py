@@ -11,7 +11,6 @@ from __future__ import annotations
 import ast
 import importlib
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -59,11 +58,8 @@ def run_app(argv: list[str]) -> int:
             return 2
         env["WORKBENCH_ARTIFACTS"] = str(Path(argv[i + 1]).expanduser().resolve())
         argv = argv[:i] + argv[i + 2:]
-    cmd = [sys.executable, "-m", "streamlit", "run", str(app), *argv]
-    try:
-        return subprocess.call(cmd, cwd=REPO_ROOT, env=env)
-    except KeyboardInterrupt:
-        return 130
+    os.chdir(REPO_ROOT)  # this process becomes Streamlit: signals (Ctrl-C, a service manager's stop) reach it
+    os.execve(sys.executable, [sys.executable, "-m", "streamlit", "run", str(app), *argv], env)
 
 
 def main(argv: list[str] | None = None) -> int:
