@@ -1,6 +1,6 @@
 """`workbench run` as a user launches it (the console command, a real subprocess) on small folders of real
-music: every step in order, the ones a collection does not support skipped with the reason, a closing table;
-a run killed midway resumes, and a second run reuses everything."""
+music (and 30 generated tracks with artists): every step in order, the ones a collection does not support
+skipped with the reason, a closing table; a run killed midway resumes, and a second run reuses everything."""
 
 from __future__ import annotations
 
@@ -54,6 +54,29 @@ def test_three_tracks_of_one_genre(tmp_path, shared_data):
     assert steps["genre tagger"][0] == "skipped" and "at least 2 genres" in steps["genre tagger"][1]
     assert steps["evaluate"] == ("skipped", "not in --only")
     assert f"open the app on it: workbench app --artifacts {out.parent}" in r.stdout
+
+
+def test_thirty_tracks_with_artists_split_by_genre_and_artist(tmp_path):
+    from tests.helpers.audio import noise, write_wav
+
+    root = tmp_path / "music"
+    rows = []
+    for g, genre in enumerate(("folk", "metal", "soul")):
+        for i in range(10):
+            rel = f"{genre}/{genre}_{i:02d}.wav"
+            write_wav(root / rel, noise(1.5, seed=10 * g + i))
+            rows.append({"path": rel, "artist": f"{genre} band {i // 2}"})  # 5 artists of 2 tracks per genre
+    pd.DataFrame(rows).to_csv(tmp_path / "labels.csv", index=False)
+    out = tmp_path / "artifacts" / "thirty"
+    r = subprocess.run(run_cmd(root, out, "--labels", str(tmp_path / "labels.csv"), "--only", "prepare"),
+                       cwd=tmp_path, env=env(), capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    cat = pd.read_csv(out / "catalog.csv")
+    assert (cat["status"] == "ok").all() and len(cat) == 30
+    assert (cat.groupby("artist")["split"].nunique() == 1).all()
+    for _, g in cat.groupby("genre"):
+        assert {"train", "val", "test"} == set(g["split"])
+    assert outcomes(out)["prepare"][0] == "done" and "prepare  " in r.stdout
 
 
 def test_six_tracks_killed_midway_resume_then_reuse_everything(tmp_path, shared_data):
