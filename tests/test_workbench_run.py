@@ -68,8 +68,8 @@ def test_thirty_tracks_with_artists_split_by_genre_and_artist(tmp_path):
             rows.append({"path": rel, "artist": f"{genre} band {i // 2}"})  # 5 artists of 2 tracks per genre
     pd.DataFrame(rows).to_csv(tmp_path / "labels.csv", index=False)
     out = tmp_path / "artifacts" / "thirty"
-    r = subprocess.run(run_cmd(root, out, "--labels", str(tmp_path / "labels.csv"), "--only", "prepare"),
-                       cwd=tmp_path, env=env(), capture_output=True, text=True, timeout=300)
+    argv = run_cmd(root, out, "--labels", str(tmp_path / "labels.csv"), "--only", "prepare", "--workers", "1")
+    r = subprocess.run(argv, cwd=tmp_path, env=env(), capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     cat = pd.read_csv(out / "catalog.csv")
     assert (cat["status"] == "ok").all() and len(cat) == 30
