@@ -5,9 +5,10 @@ HOST_PY ?= python3
 
 .PHONY: demo test lint bench install install-dev chromium docs docs-serve reference
 
-$(VENV)/.installed: requirements.txt constraints.txt
+$(VENV)/.installed: requirements.txt constraints.txt pyproject.toml
 	test -x $(PY) || $(HOST_PY) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt -c constraints.txt
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps -e .  # the `workbench` command; any process imports core
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt

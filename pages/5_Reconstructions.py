@@ -21,13 +21,11 @@ st.title(":material/graphic_eq: Reconstructions")
 
 root = ad.artifacts_root()
 names = [n for n in ad.list_datasets(root) if (root / n / "recon" / "index.json").is_file()]
-if not names:
-    aw.show_missing("recon", (ad.list_datasets(root) or ["<dataset>"])[0])
+picked = aw.pick_dataset_with(names, "latent-size study (recon/index.json)", ad.COMMANDS["recon"], "recon_dataset",
+                              run_flag="--latent")
+if picked is None:
     st.stop()
-default = st.session_state.get("dataset")
-ds = st.sidebar.selectbox("Dataset", names, index=names.index(default) if default in names else 0,
-                          key="recon_dataset")
-ds_dir = root / ds
+ds, ds_dir = picked
 study = ri.load_recon_study(ds_dir)
 if study is None:
     st.error(f"{ds_dir / 'recon' / 'index.json'} could not be read.")

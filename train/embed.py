@@ -67,6 +67,9 @@ def main(argv: list[str] | None = None) -> int:
     except (WeightsError, EncoderError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except EngineError as e:
+        print(f"error: {e} ({args.data}: embeddings unchanged)", file=sys.stderr)
+        return 2
     finally:
         engine.close()
     for es in summary.encoders:

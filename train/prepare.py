@@ -72,9 +72,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.workers is None:
         args.workers = os.cpu_count()  # resolved here, not as the flag's default: --help stays machine-independent
     out = args.out or Path("artifacts") / args.dataset
-    from core.audio.prepare import (
-        prepare_dataset,  # imports torch: after parsing, so --help and flag errors are instant
-    )
     try:
         catalog = build_catalog(args.dataset, args.root, args.subset, args.labels, artists_csv=args.artists,
                                 split_file=args.split_file, gtzan_split=args.gtzan_split)
@@ -83,13 +80,20 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         engine = None if args.merge_only else open_engine(engine_config(args))  # before anything is written
+    except EngineError as exc:
+        print(f"error: {exc} (nothing written)", file=sys.stderr)
+        return 2
+    from core.audio.prepare import (
+        prepare_dataset,  # imports torch: after the flags, the catalog and the engine are checked
+    )
+    try:
         with engine or contextlib.nullcontext():
             result = prepare_dataset(
                 catalog, out, DEFAULT_AUDIO, workers=args.workers, shard=args.shard,
                 compute=not args.merge_only, merge=not args.no_merge, progress=not args.quiet, engine=engine,
             )
     except EngineError as exc:
-        print(f"error: {exc} (nothing written)", file=sys.stderr)
+        print(f"error: {exc} ({out}: cache and catalog unchanged)", file=sys.stderr)
         return 2
     except RuntimeError as exc:
         print(f"error: {exc}", file=sys.stderr)

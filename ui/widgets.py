@@ -15,6 +15,7 @@ import streamlit as st
 
 from ui.audio import cached_audio, resolve_audio
 from ui.data import (
+    COMMANDS,
     artifacts_root,
     cached_queries,
     cached_tracks,
@@ -63,39 +64,56 @@ def show_missing(kind: str, ds: str = "<dataset>") -> None:
     st.warning(missing_text(kind, ds), icon=":material/warning:")
 
 
-def pick_dataset_with(names: list[str], what: str, command: str, key: str) -> tuple[str, Path] | None:
-    """Sidebar picker among the datasets `names` that hold a system's artifacts; None after a message naming
-    what is missing (`what`) and the command that makes it (`command`, formatted with `ds`) when none does."""
+RUN_HINT = "workbench run --root <your music folder> --out {out}"  # builds every artifact a collection supports
+
+
+def missing_for(ds: str, what: str, command: str, root: Path, run_flag: str = "") -> None:
+    """The message of a dataset that lacks a page's artifacts: what is missing, the command that builds it, and
+    the `workbench run` that builds everything (with `run_flag` when the step is off by default)."""
+    run = RUN_HINT.format(out=root / ds) + (f" {run_flag}" if run_flag else "")
+    st.warning(f"**{ds}** has no {what} yet. Build it with:\n\n```\n{command.format(ds=ds)}\n```\n\nor build "
+               f"everything this collection supports with:\n\n```\n{run}\n```", icon=":material/warning:")
+
+
+def pick_dataset_with(names: list[str], what: str, command: str, key: str,
+                      run_flag: str = "") -> tuple[str, Path] | None:
+    """Sidebar picker among every prepared dataset; (name, folder) when the chosen one holds the system's
+    artifacts (`names`), else None after a message naming what is missing (`what`) and the command that makes it
+    (`command`, formatted with `ds`). A dataset without the artifacts is never silently swapped for another."""
     one_player_at_a_time()
     root = artifacts_root()
-    if not names:
-        ds_hint = (list_datasets(root) or ["demo"])[0]
+    every = list_datasets(root)
+    if not every:
+        ds_hint = "demo"
         st.warning(f"No {what} in any dataset. Create one with:\n\n```\n{command.format(ds=ds_hint)}\n```",
                    icon=":material/warning:")
         return None
     default = st.session_state.get("dataset")
-    ds = st.sidebar.selectbox("Dataset", names, index=names.index(default) if default in names else 0, key=key)
+    first = default if default in every else (names[0] if names else every[0])
+    ds = st.sidebar.selectbox("Dataset", every, index=every.index(first), key=key)
+    st.session_state["dataset"] = ds
+    if ds not in names:
+        missing_for(ds, what, command, root, run_flag)
+        return None
     return ds, root / ds
 
 
 def pick_dataset(key: str, need: str = "embeddings") -> tuple[str, Path] | None:
-    """Sidebar dataset picker; shows the missing message and returns None when nothing fits."""
+    """Sidebar dataset picker; shows the missing message and returns None when the chosen dataset lacks what
+    the page needs."""
     one_player_at_a_time()
     root = artifacts_root()
     names = list_datasets(root)
     if not names:
         show_missing("demo")
         return None
-    if need == "embeddings":
-        with_emb = [n for n in names if list_embeddings(root / n)]
-        if not with_emb:
-            show_missing("embeddings", names[0])
-            return None
-        names = with_emb
     default = st.session_state.get("dataset")
     index = names.index(default) if default in names else 0
     name = st.sidebar.selectbox("Dataset", names, index=index, key=key)
     st.session_state["dataset"] = name
+    if need == "embeddings" and not list_embeddings(root / name):
+        missing_for(name, "embeddings (embeddings/*.npy)", COMMANDS["embeddings"], root)
+        return None
     return name, root / name
 
 

@@ -67,6 +67,40 @@ def block_split(n: int) -> list[str]:
     return ["train"] * (n - 2 * n_hold) + ["val"] * n_hold + ["test"] * n_hold
 
 
+SPLIT_WORDS = {"train": "train", "training": "train", "val": "val", "valid": "val", "validation": "val",
+               "test": "test", "testing": "test"}
+SPLIT_HINT = ("re-run prepare (a collection of 3 or more tracks gets at least one val and one test track) or "
+              "give a `split` column (train/val/test) in the --labels CSV")
+
+
+def _unit_order(key: str) -> str:
+    """A stable pseudo-random order of split units (artists or tracks)."""
+    return hashlib.sha1(key.encode()).hexdigest()
+
+
+def balanced_splits(rows: list[dict]) -> dict[str, str]:
+    """{track_id: split} for the ok rows of a folder catalog without a given split: ~80/10/10, stratified by
+    genre (per genre, units in a stable hashed order), whole artists per split when at least 3 artists are
+    known (tracks without an artist are units of their own), and, from 3 tracks up, at least one val and one
+    test track (taken from the largest genre's train units)."""
+    ok = [r for r in rows if r["status"] == "ok"]
+    by_artist = len({r["artist"].strip().lower() for r in ok if r["artist"].strip()}) >= 3
+    units: dict[str, list[dict]] = defaultdict(list)
+    for r in ok:
+        artist = r["artist"].strip().lower()
+        units[f"a:{artist}" if by_artist and artist else f"t:{r['track_id']}"].append(r)
+    strata: dict[str, list[str]] = defaultdict(list)
+    for u in sorted(units, key=_unit_order):
+        strata[Counter(r["genre"] for r in units[u]).most_common(1)[0][0]].append(u)
+    split_of = {u: sp for members in strata.values() for u, sp in zip(members, block_split(len(members)))}
+    for need in ("val", "test") if len(ok) >= 3 else ():
+        train = [u for u in split_of if split_of[u] == "train"]
+        if need not in split_of.values() and len(train) > 1:
+            largest = max(strata.values(), key=lambda m: sum(split_of[u] == "train" for u in m))
+            split_of[[u for u in largest if split_of[u] == "train"][-1]] = need
+    return {r["track_id"]: split_of[u] for u, rs in units.items() for r in rs}
+
+
 def _row(track_id: str, path: Path | str, **kw) -> dict:
     """One catalog row with defaults for the fields a source lacks."""
     base = dict(track_id=track_id, path=str(path), genre="", artist="", title="", split="train",
@@ -293,7 +327,8 @@ def folder_audio(root: Path) -> tuple[list[Path], list[Path]]:
 
 def folder_catalog(root: Path, labels_csv: Path | None = None) -> pd.DataFrame:
     """Catalog of any folder of audio; labels from sub-folder names or a CSV
-    (path, genre, artist, title, tags) whose paths are relative to `root`. A dangling symlink,
+    (path, genre, artist, title, tags, split) whose paths are relative to `root`; tracks without a given
+    split get one from `balanced_splits`. A dangling symlink,
     and a label path that is absolute or leads outside `root`, is listed with its reason."""
     root = Path(root)
     files, broken = folder_audio(root)
@@ -311,10 +346,16 @@ def folder_catalog(root: Path, labels_csv: Path | None = None) -> pd.DataFrame:
         if track_id in clash:
             track_id = rel.as_posix()
         status = f"broken symlink (target missing: {os.readlink(path)})" if path in broken else "ok"
+        given = rec.get("split", "").strip().lower()
+        if given and given not in SPLIT_WORDS:
+            raise CatalogError(f"{labels_csv}: split {rec['split']!r} for {rel.as_posix()} is not train, val or test")
         rows.append(_row(
             track_id, path, genre=genre, artist=artist, title=rec.get("title") or path.stem,
-            tags=rec.get("tags", ""), split=hash_split(artist or track_id), status=status,
+            tags=rec.get("tags", ""), split=SPLIT_WORDS.get(given, ""), status=status,
         ))
+    auto = balanced_splits([r for r in rows if not r["split"]])
+    for r in rows:
+        r["split"] = r["split"] or auto.get(r["track_id"], "train")
     seen = {p.relative_to(root).as_posix() for p in found}
     for rel, rec in labels.items():
         if rel not in seen:

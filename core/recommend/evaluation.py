@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from core.audio.catalogs import SPLIT_HINT
 from core.io import atomic_write_text, to_markdown, write_csv
 from core.recommend.embeddings import list_embeddings, load_embedding
 from core.recommend.metrics import (
@@ -76,7 +77,8 @@ def query_rows_for(tracks: pd.DataFrame, split: str) -> np.ndarray:
         return tracks["row"].to_numpy(dtype=np.int64)
     rows = tracks.loc[tracks["split"].isin(split.split("+")), "row"].to_numpy(dtype=np.int64)
     if len(rows) == 0:
-        raise ValueError(f"no tracks in split {split!r}; choose one of {sorted(tracks['split'].unique())} or 'all'")
+        raise ValueError(f"no tracks in split {split!r}; choose one of {sorted(tracks['split'].unique())} or 'all', "
+                         f"or {SPLIT_HINT}")
     return rows
 
 

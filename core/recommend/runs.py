@@ -21,6 +21,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
+from core.audio.catalogs import SPLIT_HINT
 from core.nn.experiments import append_run
 from core.nn.loop import FitResult, TrainConfig
 
@@ -175,7 +176,7 @@ def open_source(ds_dir: Path, rc: AERunConfig) -> WindowSource:
     if not (ds_dir / "embeddings" / "baseline.npy").exists():
         write_baseline(fc, ds_dir)
     if len(fc.split_rows("val")) == 0:
-        raise ValueError(f"{ds_dir} has no validation tracks; early stopping needs a val split")
+        raise ValueError(f"{ds_dir} has no validation tracks; early stopping needs a val split: {SPLIT_HINT}")
     if rc.input == "mels":
         return MelSource(fc, rc)
     if rc.input.startswith("frames:"):

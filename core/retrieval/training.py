@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from core.audio.catalogs import SPLIT_HINT
 from core.nn.loop import TrainConfig
 from core.retrieval.augment import AugmentConfig
 from core.retrieval.index import IndexParams
@@ -112,7 +113,7 @@ def _loaders(source, fc, rc: RetrievalConfig, steps_per_s: float | None, mel_dom
     rows = np.concatenate([fc.split_rows(s) for s in rc.train_splits])
     val_rows = fc.split_rows("val")
     if len(val_rows) == 0:
-        raise ValueError("no validation tracks; early stopping needs a val split")
+        raise ValueError(f"no validation tracks; early stopping needs a val split: {SPLIT_HINT}")
     if isinstance(source, ViewBank):
         train = ViewPairDataset(source, rows, pc, mean, std)
         val = ViewPairDataset(source, val_rows, pc, mean, std, deterministic=True)

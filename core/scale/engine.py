@@ -39,6 +39,7 @@ class EngineConfig:
     connect_timeout_s: float = 5.0  # dask: give up connecting after this long
     retries: int = 1  # local: times a task whose worker died is retried in a fresh worker
     max_in_flight: int = 2000  # dask: futures submitted at once (bounds client and scheduler memory)
+    worker_wait_s: float = 60.0  # dask: abort when no worker is connected for this long (at start or mid-run)
 
     def scheduler_address(self) -> str | None:
         """The scheduler address from the config, else from DASK_SCHEDULER_ADDRESS."""
@@ -61,6 +62,16 @@ class Engine(Protocol):
     def __enter__(self) -> Engine: ...
 
     def __exit__(self, *exc: object) -> None: ...
+
+
+def check_batch(results: Sequence[Any], engine: str) -> None:
+    """Raise EngineError when every task of a batch of two or more failed for one and the same reason: that is
+    the engine (or the environment of its workers) failing, not the items, and a batch job must stop instead of
+    recording every item as bad (and, for prepare, replacing a good cache with an empty one)."""
+    reasons = {r.reason for r in results if isinstance(r, TaskFailure)}
+    if len(results) >= 2 and len(reasons) == 1 and all(isinstance(r, TaskFailure) for r in results):
+        raise EngineError(f"every one of the {len(results)} tasks on the {engine} engine failed the same way "
+                          f"({next(iter(reasons))}); stopped without writing results")
 
 
 def failure_reason(exc: BaseException) -> str:

@@ -23,7 +23,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from core.scale.engine import WORKER_DIED, TaskFailure, failure_reason
+from core.scale.engine import WORKER_DIED, TaskFailure, check_batch, failure_reason
 from core.scale.state import one_thread, process_setup
 
 PR_SET_PDEATHSIG = 1
@@ -122,13 +122,16 @@ class LocalEngine:
         bar = tqdm(total=len(items), desc=desc or "tasks", unit="task", disable=not progress)
         try:
             if self.workers == 1 or len(items) <= 1:
-                return self._map_inline(fn, items, bar)
-            run = _Run(fn, items, [None] * len(items), deque(range(len(items))), [0] * len(items), bar)
-            try:
-                self._drive(run)
-            finally:
-                self._stop_all(run)
-            return run.results
+                results = self._map_inline(fn, items, bar)
+            else:
+                run = _Run(fn, items, [None] * len(items), deque(range(len(items))), [0] * len(items), bar)
+                try:
+                    self._drive(run)
+                finally:
+                    self._stop_all(run)
+                results = run.results
+            check_batch(results, self.name)
+            return results
         finally:
             bar.close()
 

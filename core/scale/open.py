@@ -19,5 +19,6 @@ def open_engine(cfg: EngineConfig) -> Engine:
         address = cfg.scheduler_address()
         if not address:
             raise EngineError("--engine dask needs --scheduler ADDRESS or DASK_SCHEDULER_ADDRESS")
-        return DaskEngine(address, timeout_s=cfg.connect_timeout_s, max_in_flight=cfg.max_in_flight)
+        return DaskEngine(address, timeout_s=cfg.connect_timeout_s, max_in_flight=cfg.max_in_flight,
+                          worker_wait_s=cfg.worker_wait_s)
     raise EngineError(f"unknown engine {cfg.engine!r} (choose from {', '.join(ENGINES)})")

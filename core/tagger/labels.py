@@ -76,7 +76,9 @@ def build_labels(tracks: pd.DataFrame, target: str = "genre", top_classes: int |
     if top_classes is not None and top_classes > 0 and len(kept) > top_classes:
         kept, not_top = kept[:top_classes], kept[top_classes:]
     if len(kept) < 2:
-        raise MissingLabels(f"fewer than 2 {target} classes with >= {min_tracks} tracks (have: {kept or 'none'})")
+        raise MissingLabels(f"fewer than 2 {target} classes with >= {min_tracks} tracks (have: {kept or 'none'}); "
+                            f"a tagger needs at least two: label more tracks (one sub-folder per {target}, or a "
+                            f"{target} column in the --labels CSV)")
     classes = sorted(kept)
     index = {c: i for i, c in enumerate(classes)}
     multi = target == "tags"

@@ -17,6 +17,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from core.audio.cache import FeatureCache
+from core.audio.catalogs import SPLIT_HINT
 from core.nn.loop import FitResult, TrainConfig, fit
 from core.recommend.windows import MelStats, compute_mel_stats
 from core.tagger.labels import LabelSet, build_labels
@@ -129,7 +130,8 @@ def train_model(data: TaggerData, train_rows: np.ndarray, val_rows: np.ndarray, 
                 run_name: str) -> tuple[SpectrogramCNN, FitResult, MelStats]:
     """Standardise with training statistics and train on the one loop; returns the best model."""
     if len(train_rows) == 0 or len(val_rows) == 0:
-        raise ValueError(f"need labelled train and val tracks (have {len(train_rows)} train, {len(val_rows)} val)")
+        raise ValueError(f"need labelled train and val tracks (have {len(train_rows)} train, {len(val_rows)} val): "
+                         f"label more tracks, or {SPLIT_HINT}")
     stats = compute_mel_stats(data.fc, train_rows)
     tc = replace(cfg.train, run_name=run_name, out_dir=Path(data.fc.ds_dir),
                  extra=checkpoint_extra(data, cfg, stats))

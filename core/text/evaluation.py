@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from core.audio.catalogs import SPLIT_HINT
 from core.text.retrieval import (
     KS,
     DirectionScores,
@@ -96,7 +97,8 @@ def evaluate_pairs(audio: np.ndarray, text: np.ndarray, clip: np.ndarray, split:
     text vectors `text` [n_pairs, d] (unit); `clip` says which pairs share a clip."""
     audio, text, clip = np.asarray(audio, np.float32), np.asarray(text, np.float32), np.asarray(clip)
     if len(clip) < 2:
-        raise ValueError(f"split {split!r} has {len(clip)} caption(s): too few to evaluate retrieval")
+        raise ValueError(f"split {split!r} has {len(clip)} caption(s): too few to evaluate retrieval; caption more "
+                         f"tracks of that split, or {SPLIT_HINT}")
     n_clips = len(np.unique(clip))
     return SplitEvaluation(split, len(clip), n_clips, batch_size, _pool(audio, text, clip, n_boot, seed),
                            _in_batch(audio, text, clip, batch_size, n_boot, seed), len(clip) / max(n_clips, 1))
