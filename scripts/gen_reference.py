@@ -117,7 +117,9 @@ def first_sentence(doc: str | None) -> str:
 
 def train_modules() -> list[str]:
     """Names of the modules of train/ (each one command)."""
-    return sorted(p.stem for p in (ROOT / "train").glob("*.py") if p.stem != "__init__")
+    from train.cli import NOT_PROGRAMS
+
+    return sorted(p.stem for p in (ROOT / "train").glob("*.py") if p.stem not in NOT_PROGRAMS)
 
 
 def _metavar(action: argparse.Action) -> str:
@@ -233,8 +235,9 @@ def cli_page() -> str:
             raise SystemExit(f"train/{name}.py has no build_parser(); every command must expose its parser")
         parsers[name] = build()
     out = ["# Commands", "", GENERATED, "",
-           "Every command runs from the repository root as `python -m train.<name>` (with the project's virtual "
-           "environment, e.g. `.venv/bin/python -m train.prepare --help`). This page is generated from the "
+           "Every command runs in the project's environment (`source .venv/bin/activate`) as `workbench <name>` "
+           "(dashes for underscores: `workbench prepare --help`, `workbench retrieval-eval --help`) or, the same "
+           "program with the same flags, as `python -m train.<name>`; `workbench app` starts the app. This page is generated from the "
            "commands' own argument parsers, so it matches `--help` exactly; `-h`/`--help` is accepted "
            "everywhere and left out of the tables.", "",
            "Defaults shown as `—` mean *not set*: the command decides (the help text says how). Most defaults "
