@@ -237,7 +237,8 @@ def cli_page() -> str:
     out = ["# Commands", "", GENERATED, "",
            "Every command runs in the project's environment (`source .venv/bin/activate`) as `workbench <name>` "
            "(dashes for underscores: `workbench prepare --help`, `workbench retrieval-eval --help`) or, the same "
-           "program with the same flags, as `python -m train.<name>`; `workbench app` starts the app. This page is generated from the "
+           "program with the same flags, as `python -m train.<name>`; `workbench app` starts the app. "
+           "This page is generated from the "
            "commands' own argument parsers, so it matches `--help` exactly; `-h`/`--help` is accepted "
            "everywhere and left out of the tables.", "",
            "Defaults shown as `—` mean *not set*: the command decides (the help text says how). Most defaults "
