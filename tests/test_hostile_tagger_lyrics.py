@@ -145,7 +145,9 @@ def test_write_csv_neutralises_cells_headers_and_index(tmp_path):
 def test_every_csv_the_library_writes_goes_through_the_one_writer():
     from tests.conftest import REPO
 
-    machine_tables = {"core/io.py", "core/audio/cache.py", "core/audio/prepare.py", "core/encoders/frames.py"}
+    # tables the project reads back itself (a neutralising quote would change the data)
+    machine_tables = {"core/io.py", "core/audio/cache.py", "core/audio/prepare.py", "core/encoders/frames.py",
+                      "core/text/sources.py"}
     offenders = []
     for path in sorted((REPO / "core").rglob("*.py")):
         rel = path.relative_to(REPO).as_posix()

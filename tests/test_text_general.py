@@ -245,8 +245,9 @@ def test_emotion4q_prepares_as_an_artist_disjoint_folder_dataset_with_mood_texts
     cat = build_catalog("folder", root / "audio", labels_csv=labels)
     ok = cat[cat["status"] == "ok"]
     assert len(ok) == 451 and ok["genre"].value_counts().to_dict() == {"Q4": 126, "Q1": 116, "Q2": 112, "Q3": 97}
-    by_artist = ok.groupby("artist")["split"].nunique()
-    assert (by_artist == 1).all()  # every artist in one split: test artists are never trained on
+    known = ok[ok["artist"].fillna("").str.strip() != ""]  # a track without an artist is a unit of its own
+    by_artist = known.groupby("artist")["split"].nunique()
+    assert len(by_artist) > 300 and (by_artist == 1).all()  # every artist in one split: never trained on
     texts = dataset_texts(ok, ("moods", "genre", "mood_genre", "template"))
     assert set(texts["source"]) == {"moods", "genre", "mood_genre"}  # no templates from quadrant codes
     assert texts["track_id"].nunique() == 451 and not texts["caption"].str.contains(r"\bQ[1-4]\b").any()
