@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from core.recommend.embeddings import load_embedding, standardise
+from core.subnormals import flush_subnormals
 
 
 @dataclass
@@ -112,6 +113,7 @@ def autoencoder_encoder(ds_dir: Path, name: str, meta: dict, fc) -> ExcerptEncod
         if x.shape[1] < window:
             x = np.pad(x, ((0, 0), (0, window - x.shape[1])))
         wins = np.stack([x[:, s:s + window] for s in window_starts(x.shape[1], window, hop)])
+        flush_subnormals()
         with torch.no_grad():
             z = model.encode(torch.from_numpy(wins)).float().numpy()
         v = pool_tracks(z, np.zeros(len(z), np.int64), 1, pooling)[0][0]
