@@ -26,6 +26,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--boot", type=int, default=d.n_boot, help="bootstrap resamples")
     ap.add_argument("--seed", type=int, default=d.seed)
     ap.add_argument("--threads", type=int, default=1, help="torch/BLAS threads")
+    ap.add_argument("--reembed", action="store_true",
+                    help="re-embed every corpus track with the pretrained encoders instead of reusing the vectors "
+                         "train.embed stored (slow: one encoder pass per track)")
     args = ap.parse_args(argv)
     try:
         lo, hi = (float(x) for x in args.snr.split(","))
@@ -43,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     cfg = RetrievalEvalConfig(excerpt_s=args.excerpt, per_track=args.per_track,
                               splits=tuple(s.strip() for s in args.splits.split(",") if s.strip()),
                               names=tuple(n.strip() for n in args.names.split(",") if n.strip()),
-                              n_boot=args.boot, seed=args.seed)
+                              n_boot=args.boot, seed=args.seed, reuse_stored=not args.reembed)
     cfg.augment.snr_db = (lo, hi)
     try:
         res = evaluate_retrieval(args.data, cfg)
