@@ -104,7 +104,8 @@ def run_steps(args: argparse.Namespace, ds: Path, weights: Path) -> dict[str, di
     results = {}
     for name in [s for s in cmds if s.split("_cuda")[0] in args.steps]:
         print(f"== {name}: {' '.join(map(str, cmds[name]))}", flush=True)
-        res = timed(cmds[name], args.work / "logs" / f"{name}.log", check=False)
+        # the weights folder as a user points to it: $WORKBENCH_WEIGHTS (train.retrieval_eval has no flag for it)
+        res = timed(cmds[name], args.work / "logs" / f"{name}.log", {"WORKBENCH_WEIGHTS": str(weights)}, check=False)
         res["command"] = " ".join(map(str, cmds[name])).replace(sys.executable, "python")
         results[name] = res
         print(f"   wall {res['wall_s']:.1f} s, CPU {res['cpu_s']:.1f} s, peak RSS {res['peak_rss_mib']:.0f} MiB, "
@@ -141,6 +142,58 @@ def markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+TWO_PROCESSES = {"prepare", "decode_reference", "embed_efficientat", "embed_fcn"}  # use both cores
+
+
+def fit(small: dict, large: dict, target: int = FMA_SMALL) -> dict[str, dict]:
+    """Per step, from two runs of different sizes: CPU = fixed + per-track x N (least squares through two points),
+    the CPU and the idle 2-core wall time at `target` tracks, and peak RSS extrapolated linearly in N."""
+    n_s, n_l = small["meta"]["ok_tracks"], large["meta"]["ok_tracks"]
+    out = {}
+    for name, rl in large["steps"].items():
+        rs = small["steps"].get(name)
+        if rs is None or n_l <= n_s:
+            continue
+        per = max(0.0, (rl["cpu_s"] - rs["cpu_s"]) / (n_l - n_s))
+        fixed = max(0.0, rl["cpu_s"] - per * n_l)
+        rss_per = (rl["peak_rss_mib"] - rs["peak_rss_mib"]) / (n_l - n_s)
+        cpu_t = fixed + per * target
+        training = name in TRAINING
+        out[name] = {"fixed_cpu_s": round(fixed, 2), "cpu_s_per_track": round(per, 4),
+                     "cpu_min_at_target": round(cpu_t / 60, 1),
+                     "wall_min_at_target_idle_2_cores": round((fixed + per * target / (
+                         2 if name in TWO_PROCESSES else 1)) / 60, 1),
+                     "peak_rss_mib_small": rs["peak_rss_mib"], "peak_rss_mib_large": rl["peak_rss_mib"],
+                     "peak_rss_mib_at_target": round(rl["peak_rss_mib"] + max(0.0, rss_per) * (target - n_l)),
+                     "note": "training: per-epoch work grows with N; epochs as in the runs" if training else ""}
+    return out
+
+
+def fit_markdown(rows: dict[str, dict], small: dict, large: dict, target: int = FMA_SMALL) -> str:
+    """The fit as a Markdown table."""
+    n_s, n_l = small["meta"]["ok_tracks"], large["meta"]["ok_tracks"]
+    lines = [f"Fit of two runs ({n_s} and {n_l} tracks prepared ok; {small['meta']['date']} and "
+             f"{large['meta']['date']}), extrapolated to {target:,} tracks:", "",
+             f"| step | fixed CPU s | CPU s / track | CPU min at {target:,} | wall min at {target:,}, 2 idle cores | "
+             f"peak RSS MiB ({n_s} / {n_l} / {target:,} extrapolated) |", "|---|---|---|---|---|---|"]
+    for name, r in rows.items():
+        lines.append(f"| {name} | {r['fixed_cpu_s']:.1f} | {r['cpu_s_per_track']:.3f} | {r['cpu_min_at_target']:.1f} | "
+                     f"{r['wall_min_at_target_idle_2_cores']:.1f} | {r['peak_rss_mib_small']:.0f} / "
+                     f"{r['peak_rss_mib_large']:.0f} / {r['peak_rss_mib_at_target']:.0f} |")
+    return "\n".join(lines) + "\n"
+
+
+def combine(paths: list[Path], work: Path) -> int:
+    """`--combine SMALL LARGE`: write fit.json and fit.md from two reports."""
+    small, large = sorted((json.loads(p.read_text()) for p in paths), key=lambda r: r["meta"]["ok_tracks"])
+    rows = fit(small, large)
+    (work / "fit.json").write_text(json.dumps(rows, indent=1))
+    md = fit_markdown(rows, small, large)
+    (work / "fit.md").write_text(md)
+    print(md)
+    return 0
+
+
 def count_ok(ds: Path) -> int:
     """Tracks prepared ok (0 before prepare ran)."""
     import pandas as pd
@@ -163,6 +216,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--service-seconds", type=float, default=15.0, help="time bound per concurrency level")
     ap.add_argument("--weights-dir", type=Path, default=Path(os.environ.get("WORKBENCH_WEIGHTS", SHARED / "weights")))
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    ap.add_argument("--combine", type=Path, nargs=2, default=None, metavar="REPORT",
+                    help="fit two report.json files of different sizes and extrapolate (writes <work>/fit.*)")
     ap.add_argument("--child", choices=["decode", "librosa"], default=None, help=argparse.SUPPRESS)
     ap.add_argument("--sample", type=int, default=10, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -173,6 +228,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     args.work.mkdir(parents=True, exist_ok=True)
+    if args.combine:
+        return combine(args.combine, args.work)
     if args.child:
         if args.child == "decode":
             child_decode(args.root, args.work)
