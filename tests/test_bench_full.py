@@ -1,28 +1,37 @@
 """The full-chain benchmark end to end, as a user runs it (`python benchmarks/bench_full.py`, a real subprocess),
 at a small size so it fits the suite: it generates an fma_small-shaped collection of 12 real-music tracks (three
 of them bad files), runs every step as its own command and writes a JSON + Markdown report with wall, CPU and
-peak RSS per step. The full-size figures come from the same script with `--tracks 8000`."""
+peak RSS per step. The full-size figures come from the same script with `--tracks 8000`.
+
+Even at 12 tracks every step pays its fixed cost (process start, torch import, weights, UMAP compilation,
+training epochs): about 3.5 CPU-minutes, more than the suite's budget, so it runs only with
+WORKBENCH_FULL_CHAIN_TEST=1 (e.g. before a release, or after changing a step's command line)."""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from benchmarks.bench_full import STEPS
 
 REPO = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.skipif(os.environ.get("WORKBENCH_FULL_CHAIN_TEST") != "1",
+                    reason="the whole chain takes ~3.5 CPU-minutes; set WORKBENCH_FULL_CHAIN_TEST=1 to run it")
+@pytest.mark.timeout(2400)
 def test_every_step_runs_and_the_report_has_its_figures(tmp_path, shared_data, weights_dir):
     work = tmp_path / "full"
     cmd = [sys.executable, str(REPO / "benchmarks" / "bench_full.py"), "--work", str(work), "--tracks", "12",
            "--epochs", "1", "--librosa-sample", "2", "--service-requests", "20", "--service-seconds", "3",
            "--weights-dir", str(weights_dir)]
-    run = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=1500)
+    run = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=2300)
     report = json.loads((work / "report.json").read_text())
     failed = {k: Path(v["log"]).read_text()[-600:] for k, v in report["steps"].items() if v["rc"]}
     assert run.returncode == 0 and not failed, (run.stdout[-1500:], run.stderr[-1500:], failed)
