@@ -130,15 +130,16 @@ def markdown(report: dict) -> str:
              f"{m['tracks']} tracks ({m['ok_tracks']} prepared ok), {m['cpus']} CPUs, load average "
              f"{m['load_start']:.1f} at the start and {m['load_end']:.1f} at the end; python {m['python']}.",
              f"Command: `{m['command']}`", "",
-             "| step | wall s | CPU s | peak RSS MiB | CPU s / track | CPU min at 8,000 (extrapolated) | scales with |",
+             "| step | wall s | CPU s | peak RSS MiB | CPU s / track | CPU min at 8,000, upper bound | scales with |",
              "|---|---|---|---|---|---|---|"]
     for name, r in report["steps"].items():
         flag = "" if r["rc"] == 0 else f" (exit {r['rc']})"
         lines.append(f"| {name}{flag} | {r['wall_s']:.1f} | {r['cpu_s']:.1f} | {r['peak_rss_mib']:.0f} | "
                      f"{r['cpu_s_per_track']:.3f} | {r['cpu_min_at_8000_linear']:.1f} | {r['scales_with']} |")
     lines += ["", "CPU counts the command and its worker processes; wall time on a shared machine is inflated by "
-              "the load. The 8,000-track column is a linear extrapolation of CPU per track (process start-up "
-              "included), not a measurement; divide by the cores a step uses for its wall time on an idle machine."]
+              "the load. The 8,000-track column is a linear extrapolation of CPU per track with the fixed start-up "
+              "cost counted per track, so an upper bound, not a measurement; `--combine` with a run of another size "
+              "separates the fixed from the per-track cost."]
     return "\n".join(lines) + "\n"
 
 
@@ -147,7 +148,8 @@ TWO_PROCESSES = {"prepare", "decode_reference", "embed_efficientat", "embed_fcn"
 
 def fit(small: dict, large: dict, target: int = FMA_SMALL) -> dict[str, dict]:
     """Per step, from two runs of different sizes: CPU = fixed + per-track x N (least squares through two points),
-    the CPU and the idle 2-core wall time at `target` tracks, and peak RSS extrapolated linearly in N."""
+    the CPU and the idle 2-core wall time at `target` tracks, and the peak RSS of both runs. Small runs are
+    dominated by fixed costs, so the per-track figure is only as good as the difference between the two sizes."""
     n_s, n_l = small["meta"]["ok_tracks"], large["meta"]["ok_tracks"]
     out = {}
     for name, rl in large["steps"].items():
@@ -156,7 +158,6 @@ def fit(small: dict, large: dict, target: int = FMA_SMALL) -> dict[str, dict]:
             continue
         per = max(0.0, (rl["cpu_s"] - rs["cpu_s"]) / (n_l - n_s))
         fixed = max(0.0, rl["cpu_s"] - per * n_l)
-        rss_per = (rl["peak_rss_mib"] - rs["peak_rss_mib"]) / (n_l - n_s)
         cpu_t = fixed + per * target
         training = name in TRAINING
         out[name] = {"fixed_cpu_s": round(fixed, 2), "cpu_s_per_track": round(per, 4),
@@ -164,7 +165,6 @@ def fit(small: dict, large: dict, target: int = FMA_SMALL) -> dict[str, dict]:
                      "wall_min_at_target_idle_2_cores": round((fixed + per * target / (
                          2 if name in TWO_PROCESSES else 1)) / 60, 1),
                      "peak_rss_mib_small": rs["peak_rss_mib"], "peak_rss_mib_large": rl["peak_rss_mib"],
-                     "peak_rss_mib_at_target": round(rl["peak_rss_mib"] + max(0.0, rss_per) * (target - n_l)),
                      "note": "training: per-epoch work grows with N; epochs as in the runs" if training else ""}
     return out
 
@@ -175,11 +175,11 @@ def fit_markdown(rows: dict[str, dict], small: dict, large: dict, target: int = 
     lines = [f"Fit of two runs ({n_s} and {n_l} tracks prepared ok; {small['meta']['date']} and "
              f"{large['meta']['date']}), extrapolated to {target:,} tracks:", "",
              f"| step | fixed CPU s | CPU s / track | CPU min at {target:,} | wall min at {target:,}, 2 idle cores | "
-             f"peak RSS MiB ({n_s} / {n_l} / {target:,} extrapolated) |", "|---|---|---|---|---|---|"]
+             f"peak RSS MiB ({n_s} / {n_l} tracks) |", "|---|---|---|---|---|---|"]
     for name, r in rows.items():
         lines.append(f"| {name} | {r['fixed_cpu_s']:.1f} | {r['cpu_s_per_track']:.3f} | {r['cpu_min_at_target']:.1f} | "
                      f"{r['wall_min_at_target_idle_2_cores']:.1f} | {r['peak_rss_mib_small']:.0f} / "
-                     f"{r['peak_rss_mib_large']:.0f} / {r['peak_rss_mib_at_target']:.0f} |")
+                     f"{r['peak_rss_mib_large']:.0f} |")
     return "\n".join(lines) + "\n"
 
 
