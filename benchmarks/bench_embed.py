@@ -1,119 +1,111 @@
-"""Benchmark of the frozen encoders (prints figures; not a timed test).
+"""Benchmark of the frozen encoders through the CLI a user runs (prints figures; not a timed test).
 
-    .venv/bin/python benchmarks/bench_embed.py [--weights-dir ../shared/data/weights] [--encoders ...] [--repeats 3]
+    .venv/bin/python benchmarks/bench_embed.py [--clips 8] [--encoders fcn_msd,musicnn_mtat,efficientat_mn04]
+                                               [--weights-dir ../shared/data/weights] [--json out.json]
 
-On one core (torch.set_num_threads(1), one BLAS/OpenMP thread) and one real 30-s, 44.1 kHz stereo MP3 made from
-the demo corpus (the FMA format), it measures per encoder: decoding at the encoder's own rate, the encoder's
-pass (frames + embedding + tags), their sum as ms per 30-s clip and tracks/s, and the fma_small (8,000 tracks)
-time on 2 cores extrapolated as 8000 x (decode + encode) / 2. The reference measured in the same run is the
-project's own feature extraction of the same clip (decode at the cache rate + `core.audio.features.analyze`:
-log-mel and the classic baseline, what `train.prepare` does per track); every encoder is printed as a ratio
-of it. Median of `--repeats` runs after one warm-up. The last line is one JSON object.
+Real music in the FMA format: `--clips` 30-s 44.1 kHz stereo MP3s from benchmarks/make_fma_like.py (transforms
+of the real clips in ../shared/data), prepared with `python -m train.prepare --dataset fma`. Each encoder is run
+as `python -m train.embed --encoders E --workers 1` in a fresh process (one torch/BLAS thread), once on all the
+clips and once on one clip; the CPU time per clip is the difference over `clips - 1` (what one more track costs,
+without the process start and the weight loading, which are reported apart). Each encoder runs twice: as
+shipped (subnormal floats flushed to zero) and with `WORKBENCH_KEEP_SUBNORMALS=1` (not flushed), so the table
+shows what flushing is worth on this CPU. fma_small (8,000 tracks) on 2 cores is extrapolated as
+8000 x per-clip CPU / 2. CPU seconds, not wall: on a shared machine CPU time is what a free core takes.
+The last line is one JSON object.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
-
-for _k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS"):
-    os.environ[_k] = "1"
-
-import argparse  # noqa: E402
-import json  # noqa: E402
-import statistics  # noqa: E402
-import sys  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 FMA_SMALL = 8000
 CORES = 2
-DEFAULT_WEIGHTS = REPO.parent / "shared" / "data" / "weights"
+SHARED = REPO.parent / "shared" / "data"
 
 
-def median_time(fn, repeats: int) -> float:
-    """Median CPU seconds of `fn()` (this process, one thread) over `repeats` runs after one warm-up. CPU time,
-    not wall time: on a shared machine a single-threaded job's CPU time is what it takes on a free core."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        t = time.process_time()
-        fn()
-        times.append(time.process_time() - t)
-    return statistics.median(times)
+def timed_cli(args: list[str], log: Path, env: dict | None = None) -> dict:
+    """`python -m <args>` in its own process with one thread: wall, CPU and peak RSS (benchmarks/cli_timing.py)."""
+    from benchmarks.cli_timing import ONE_THREAD, cli, timed
+
+    return timed(cli(*args), log, {**ONE_THREAD, **(env or {})})
 
 
-def make_clip(folder: Path) -> Path:
-    """A 30-s 44.1 kHz stereo MP3 of demo-corpus music."""
-    import numpy as np
+def datasets(tmp: Path, clips: int) -> tuple[Path, Path]:
+    """(prepared dataset of `clips` tracks, prepared dataset of its first track)."""
+    from benchmarks.make_fma_like import generate
 
-    from tests.helpers.audio import demo_excerpt, demo_files, write_mp3
-
-    x = demo_excerpt(0, 30.0, offset_s=1.0, sr=44100)
-    stereo = np.stack([x, np.roll(x, 441)], axis=1) if x.ndim == 1 else x
-    assert demo_files(), "demo corpus missing"
-    return write_mp3(folder / "000002.mp3", stereo, 44100)
-
-
-def reference(path: Path, repeats: int) -> dict:
-    """The project's feature extraction of the clip: decode at the cache rate + analyze."""
-    from core.audio.config import DEFAULT_AUDIO
-    from core.audio.decode import load_audio
-    from core.audio.features import analyze
-
-    dec = median_time(lambda: load_audio(path, DEFAULT_AUDIO), repeats)
-    audio = load_audio(path, DEFAULT_AUDIO)
-    feat = median_time(lambda: analyze(audio, DEFAULT_AUDIO), repeats)
-    return {"decode_s": dec, "encode_s": feat, "total_s": dec + feat}
+    root = tmp / "fma_like"
+    generate(root, clips, seed=11, progress=False)
+    one = tmp / "one" / "music"
+    one.mkdir(parents=True)
+    first = sorted(root.glob("fma_small/*/*.mp3"))[0]
+    (one / first.name).symlink_to(first)
+    all_ds, one_ds = tmp / "ds_all", tmp / "ds_one"
+    timed_cli(["train.prepare", "--dataset", "fma", "--root", str(root), "--out", str(all_ds), "--quiet"],
+              tmp / "prepare_all.log")
+    timed_cli(["train.prepare", "--dataset", "folder", "--root", str(one.parent), "--out", str(one_ds), "--quiet"],
+              tmp / "prepare_one.log")
+    return all_ds, one_ds
 
 
-def encoder_row(name: str, path: Path, weights: Path, repeats: int) -> dict:
-    """Decode + encode timings of one encoder on the clip."""
-    from core.audio.config import AudioConfig
-    from core.audio.decode import load_audio
-    from core.encoders.registry import load_encoder
+def embed_once(ds: Path, encoder: str, weights: Path, keep: bool) -> dict:
+    """One fresh `train.embed` run of one encoder (earlier parts removed first)."""
+    for sub in ("frame_parts", "embeddings", "frames"):
+        shutil.rmtree(ds / sub, ignore_errors=True)
+    env = {"WORKBENCH_KEEP_SUBNORMALS": "1" if keep else "0"}
+    return timed_cli(["train.embed", "--data", str(ds), "--encoders", encoder, "--workers", "1", "--quiet",
+                      "--weights-dir", str(weights)], ds.parent / f"embed_{ds.name}_{encoder}.log", env)
 
-    enc = load_encoder(name, weights)
-    cfg = AudioConfig(sample_rate=enc.sample_rate)
-    dec = median_time(lambda: load_audio(path, cfg), repeats)
-    audio = load_audio(path, cfg)
-    encode = median_time(lambda: enc.analyse(audio), repeats)
-    total = dec + encode
-    return {"encoder": name, "sample_rate": enc.sample_rate, "decode_s": dec, "encode_s": encode, "total_s": total,
-            "ms_per_30s_clip": 1000 * total, "tracks_per_s_1core": 1 / total,
-            "fma_small_min_2cores": FMA_SMALL * total / CORES / 60}
+
+def encoder_row(encoder: str, all_ds: Path, one_ds: Path, clips: int, weights: Path, keep: bool) -> dict:
+    """Per-clip CPU of one encoder through the CLI (difference of an all-clips and a one-clip run)."""
+    full = embed_once(all_ds, encoder, weights, keep)
+    single = embed_once(one_ds, encoder, weights, keep)
+    per_clip = max(0.0, full["cpu_s"] - single["cpu_s"]) / max(1, clips - 1)
+    return {"encoder": encoder, "subnormals": "kept" if keep else "flushed", "clips": clips,
+            "cpu_s_per_clip": per_clip, "startup_cpu_s": single["cpu_s"] - per_clip, "run_wall_s": full["wall_s"],
+            "run_cpu_s": full["cpu_s"], "peak_rss_mib": full["peak_rss_mib"],
+            "fma_small_min_2cores": FMA_SMALL * per_clip / CORES / 60}
 
 
 def main() -> int:
-    """Measure and print the table and one JSON line."""
-    import torch
-
-    torch.set_num_threads(1)
+    """Measure, print a Markdown table and one JSON line."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--weights-dir", type=Path, default=Path(os.environ.get("WORKBENCH_WEIGHTS", DEFAULT_WEIGHTS)))
-    ap.add_argument("--encoders", default="fcn_msd,musicnn_mtat,crnn_msd,efficientat_mn04")
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--clips", type=int, default=8, help="30-s clips embedded (at least 2)")
+    ap.add_argument("--encoders", default="fcn_msd,musicnn_mtat,efficientat_mn04")
+    ap.add_argument("--weights-dir", type=Path, default=Path(os.environ.get("WORKBENCH_WEIGHTS", SHARED / "weights")))
+    ap.add_argument("--no-keep", action="store_true", help="skip the runs without flushing")
+    ap.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = ap.parse_args()
-    if not args.weights_dir.is_dir():
-        print(f"error: no weights folder {args.weights_dir} (pass --weights-dir)", file=sys.stderr)
+    if not args.weights_dir.is_dir() or not (SHARED / "gtzan_mini").is_dir():
+        print(f"error: needs {args.weights_dir} and ../shared/data (pass --weights-dir)", file=sys.stderr)
         return 2
+    rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        clip = make_clip(Path(tmp))
-        ref = reference(clip, args.repeats)
-        rows = [encoder_row(n.strip(), clip, args.weights_dir, args.repeats) for n in args.encoders.split(",")]
-    print(f"reference (decode @ cache rate + log-mel/baseline analyze): {1000 * ref['total_s']:.0f} ms per 30-s clip")
-    print(f"load average {os.getloadavg()[0]:.1f}; times are CPU seconds of one thread")
-    print("| encoder | decode ms | encode ms | ms / 30-s clip | x reference | tracks/s, 1 core | fma_small min |")
-    print("|---|---|---|---|---|---|---|")
+        all_ds, one_ds = datasets(Path(tmp), max(2, args.clips))
+        for enc in (e.strip() for e in args.encoders.split(",") if e.strip()):
+            for keep in (False,) if args.no_keep else (False, True):
+                rows.append(encoder_row(enc, all_ds, one_ds, max(2, args.clips), args.weights_dir, keep))
+    print(f"load average {os.getloadavg()[0]:.1f}; CPU seconds of `python -m train.embed --workers 1`, one thread")
+    print("| encoder | subnormals | CPU s / 30-s clip | start + weights CPU s | fma_small min, 2 cores "
+          "| peak RSS MiB |")
+    print("|---|---|---|---|---|---|")
     for r in rows:
-        r["x_reference"] = r["total_s"] / ref["total_s"]
-        print(f"| {r['encoder']} | {1000 * r['decode_s']:.0f} | {1000 * r['encode_s']:.0f} | "
-              f"{r['ms_per_30s_clip']:.0f} | {r['x_reference']:.1f} | {r['tracks_per_s_1core']:.2f} | "
-              f"{r['fma_small_min_2cores']:.1f} |")
-    print(json.dumps({"reference": ref, "encoders": rows, "torch_threads": torch.get_num_threads(),
-                      "loadavg": os.getloadavg()[0]}))
+        print(f"| {r['encoder']} | {r['subnormals']} | {r['cpu_s_per_clip']:.3f} | {r['startup_cpu_s']:.1f} | "
+              f"{r['fma_small_min_2cores']:.1f} | {r['peak_rss_mib']:.0f} |")
+    out = {"rows": rows, "loadavg": os.getloadavg()[0], "date": time.strftime("%Y-%m-%d")}
+    if args.json:
+        args.json.write_text(json.dumps(out, indent=1))
+    print(json.dumps(out))
     return 0
 
 

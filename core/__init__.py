@@ -6,6 +6,7 @@
 - `core.latent`: the latent-size study (model, segments, Griffin-Lim, reconstruction metrics, analysis, generation)
 - `core.listening`: the listeners' notes store, formula-safe CSV export, vote statistics
 - `core.scale`: one task function run on a local process pool or a Dask cluster (prepare, embed)
+- `core.subnormals`: `flush_subnormals()`, called where torch work starts (workers, encoders, training, service)
 - `core.io`: atomic file writes, JSON-safe values, Markdown tables, timestamps
 
 Nothing below `core/` imports streamlit or `ui/`. Each package's names are importable from the package

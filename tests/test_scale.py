@@ -204,3 +204,10 @@ def test_embedding_on_dask_equals_local_and_loads_the_encoder_once_per_worker(cl
 
     per_worker = cluster[1].run(loads)
     assert sum(per_worker.values()) >= 1 and max(per_worker.values()) == 1  # once per worker, not per task
+
+
+def test_dask_tasks_run_with_subnormals_flushed(cluster):
+    with open_engine(EngineConfig(engine="dask", scheduler=cluster[0])) as engine:
+        results = engine.map(scale_tasks.flush_probe, [(i,) for i in range(4)], progress=False)
+    assert all(flag for _, _, flag in results)
+    assert {pid for _, pid, _ in results} <= set(cluster[1].run(os.getpid).values())

@@ -26,6 +26,9 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--boot", type=int, default=d.n_boot, help="bootstrap resamples")
     ap.add_argument("--seed", type=int, default=d.seed)
     ap.add_argument("--threads", type=int, default=1, help="torch/BLAS threads")
+    ap.add_argument("--reembed", action="store_true",
+                    help="re-embed every corpus track with the pretrained encoders instead of reusing the vectors "
+                         "train.embed stored (slow: one encoder pass per track)")
     return ap
 
 
@@ -48,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     cfg = RetrievalEvalConfig(excerpt_s=args.excerpt, per_track=args.per_track,
                               splits=tuple(s.strip() for s in args.splits.split(",") if s.strip()),
                               names=tuple(n.strip() for n in args.names.split(",") if n.strip()),
-                              n_boot=args.boot, seed=args.seed)
+                              n_boot=args.boot, seed=args.seed, reuse_stored=not args.reembed)
     cfg.augment.snr_db = (lo, hi)
     try:
         res = evaluate_retrieval(args.data, cfg)

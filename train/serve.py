@@ -42,12 +42,14 @@ def main(argv: list[str] | None = None) -> int:
         os.environ[var] = str(args.threads)  # before numpy/faiss start their pools
     from core.retrieval.index import pin_threads
     from core.retrieval.service import SearchService
+    from core.subnormals import flush_subnormals
 
     pin_threads(args.threads)
     try:
         import torch
 
         torch.set_num_threads(args.threads)
+        flush_subnormals()  # before uvicorn starts the threads that run requests: they inherit it
         cfg = ServiceConfig(max_k=args.max_k, max_batch=args.max_batch,
                             max_upload_bytes=int(args.max_upload_mb * 2**20), threads=args.threads)
         service = SearchService(args.data, args.embedding, args.index, cfg)

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from core.subnormals import flush_subnormals
+
 
 class EncoderError(Exception):
     """An encoder that cannot do what was asked (unknown name, no tag list, ...); the message says why."""
@@ -87,6 +89,7 @@ class AudioEncoder(ABC):
         flat = [(i, j) for i, p in enumerate(pieces) for j in range(len(p))]
         results: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         by_len: dict[int, list[tuple[int, int]]] = {}
+        flush_subnormals()
         for key in flat:
             by_len.setdefault(pieces[key[0]].shape[1], []).append(key)
         with torch.inference_mode():

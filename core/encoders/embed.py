@@ -222,6 +222,24 @@ def read_parts(ds_dir: Path | str, encoder: str, track_ids: list[str], paths: li
     return frames, embs
 
 
+def stored_embeddings(ds_dir: Path | str, encoder: str, track_ids: list[str], paths: list[str]
+                      ) -> dict[int, np.ndarray]:
+    """{row: raw pooled embedding} of every track whose part (computed by `train.embed` from the whole track at
+    the encoder's own rate, before standardisation) is valid for its current file; frames are not read."""
+    out = {}
+    for row, (tid, path) in enumerate(zip(track_ids, paths, strict=True)):
+        p = part_file(ds_dir, encoder, tid)
+        if not p.exists():
+            continue
+        try:
+            with np.load(p) as z:
+                if str(z["source"]) == str(path) and z["embedding"].ndim == 1:
+                    out[row] = np.asarray(z["embedding"])
+        except Exception:  # an unreadable part: the caller re-embeds that track
+            continue
+    return out
+
+
 def assemble(ds_dir: Path | str, enc: AudioEncoder, weights_dir: str | None, skipped: list[dict]) -> tuple[str, str]:
     """Write `embeddings/pretrained_<enc>.npy` + sidecar and `frames/<enc>.*` from the parts."""
     from core.audio.cache import FeatureCache

@@ -23,6 +23,8 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from core.subnormals import flush_subnormals
+
 
 @dataclass
 class TrainConfig:
@@ -472,6 +474,7 @@ def fit(model: nn.Module, train_loader: Iterable[Any], val_loader: Iterable[Any]
     """
     if cfg.num_threads:
         torch.set_num_threads(cfg.num_threads)
+    flush_subnormals()
     seed_everything(cfg.seed)
     torch.use_deterministic_algorithms(True, warn_only=True)
     trainer = _Trainer(model, cfg, loss_fn)

@@ -13,6 +13,7 @@ import torch
 from core.audio.config import AudioConfig
 from core.nn.loop import load_model
 from core.retrieval.models import embedder_from_config
+from core.subnormals import flush_subnormals
 
 
 @dataclass
@@ -57,6 +58,7 @@ class Embedder:
         out = np.zeros((len(crops), self.dim), np.float32)
         order = np.argsort([c.shape[1] for c in crops])
         i = 0
+        flush_subnormals()
         with torch.no_grad():
             while i < len(order):
                 j = i + 1

@@ -8,8 +8,8 @@ decoded audio excerpt to a vector in the same space, so every embedding is searc
 - autoencoders: the excerpt's log-mel cut into the model's windows, encoded, pooled like the
   track embedding, standardised with the train statistics of the re-embedded corpus
 - pretrained_* (family pretrained): the frozen encoder (`core.encoders.registry.load_encoder`; weights from
-  $WORKBENCH_WEIGHTS)
-  on the decoded excerpt; the corpus is re-embedded the same way and standardised on the train split
+  $WORKBENCH_WEIGHTS) on the decoded excerpt; the corpus is the per-track vectors `train.embed` stored (tracks
+  without one are re-embedded), standardised on the train split
 - anything else (unknown families, frames embedders whose encoder is not usable here): skipped with the reason
 """
 
@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from core.recommend.embeddings import load_embedding, standardise
+from core.subnormals import flush_subnormals
 
 
 @dataclass
@@ -112,6 +113,7 @@ def autoencoder_encoder(ds_dir: Path, name: str, meta: dict, fc) -> ExcerptEncod
         if x.shape[1] < window:
             x = np.pad(x, ((0, 0), (0, window - x.shape[1])))
         wins = np.stack([x[:, s:s + window] for s in window_starts(x.shape[1], window, hop)])
+        flush_subnormals()
         with torch.no_grad():
             z = model.encode(torch.from_numpy(wins)).float().numpy()
         v = pool_tracks(z, np.zeros(len(z), np.int64), 1, pooling)[0][0]
@@ -121,11 +123,10 @@ def autoencoder_encoder(ds_dir: Path, name: str, meta: dict, fc) -> ExcerptEncod
                           note="corpus re-embedded from the checkpoint")
 
 
-def pretrained_encoder(name: str, meta: dict, fc) -> ExcerptEncoder:
-    """A pretrained encoder's embedding (`core.encoders.registry.load_encoder`): corpus re-embedded from
-    the decoded tracks and standardised on the train split like the stored one; excerpts embedded the same way."""
-
-    from core.audio.decode import load_audio
+def pretrained_encoder(name: str, meta: dict, fc, ds_dir: Path | None = None, reuse: bool = True) -> ExcerptEncoder:
+    """A pretrained encoder's embedding (`core.encoders.registry.load_encoder`): corpus = the vectors
+    `train.embed` stored per track (`reuse`), re-embedding only the tracks without one (all with `reuse=False`),
+    standardised on the train split like the stored embedding; excerpts embedded with the same encoder."""
     from core.encoders.registry import load_encoder
 
     try:
@@ -138,32 +139,51 @@ def pretrained_encoder(name: str, meta: dict, fc) -> ExcerptEncoder:
     def raw(audio: np.ndarray) -> np.ndarray:
         return np.asarray(enc.embed(enc.at_rate(audio, sr)), np.float64)
 
-    vecs = []
-    for path in fc.tracks["path"]:
-        try:
-            vecs.append(raw(load_audio(path, fc.config)))
-        except Exception as e:
-            raise Skipped(f"{name}: cannot re-embed corpus track {path} ({e})") from None
-    corpus = np.stack(vecs)
+    corpus, reused = pretrained_corpus(name, enc, fc, raw, ds_dir if reuse else None)
     mean, std = _train_standardiser(corpus, fc)
 
     def encode(audio: np.ndarray) -> np.ndarray:
         return ((raw(audio) - mean) / std).astype(np.float32)
 
-    return ExcerptEncoder(name, "pretrained", ((corpus - mean) / std).astype(np.float32), encode,
-                          note="corpus re-embedded from the decoded tracks")
+    note = (f"corpus: {reused} track vectors stored by train.embed, {len(corpus) - reused} re-embedded from the "
+            "decoded tracks")
+    return ExcerptEncoder(name, "pretrained", ((corpus - mean) / std).astype(np.float32), encode, note=note)
 
 
-def excerpt_encoders(ds_dir: Path, fc, names: list[str] | None = None) -> tuple[list[ExcerptEncoder], dict[str, str]]:
-    """Every embedding of the dataset that can embed an audio excerpt, and {name: reason} for the rest."""
+def pretrained_corpus(name: str, enc, fc, raw: Callable[[np.ndarray], np.ndarray], ds_dir: Path | None
+                      ) -> tuple[np.ndarray, int]:
+    """([n, d] raw corpus vectors, how many were reused): the per-track vectors `train.embed` stored under
+    `ds_dir` where valid, the rest re-embedded from the decoded tracks with a progress bar."""
+    from tqdm.auto import tqdm
+
+    from core.audio.decode import load_audio
+    from core.encoders.embed import stored_embeddings
+
+    paths = fc.tracks["path"].astype(str).tolist()
+    stored = stored_embeddings(ds_dir, enc.name, fc.tracks["track_id"].astype(str).tolist(), paths) if ds_dir else {}
+    todo = [r for r in range(len(paths)) if r not in stored]
+    for r in tqdm(todo, desc=f"re-embed corpus ({name})", unit="track", disable=not todo):
+        try:
+            stored[r] = raw(load_audio(paths[r], fc.config))
+        except Exception as e:
+            raise Skipped(f"{name}: cannot re-embed corpus track {paths[r]} ({e})") from None
+    return np.stack([np.asarray(stored[r], np.float64) for r in range(len(paths))]), len(paths) - len(todo)
+
+
+def excerpt_encoders(ds_dir: Path, fc, names: list[str] | None = None, reuse: bool = True
+                     ) -> tuple[list[ExcerptEncoder], dict[str, str]]:
+    """Every embedding of the dataset that can embed an audio excerpt, and {name: reason} for the rest;
+    `reuse`: pretrained corpora from the vectors `train.embed` stored (else re-embedded)."""
+    from tqdm.auto import tqdm
+
     from core.recommend.embeddings import list_embeddings
 
     ds_dir = Path(ds_dir)
     names = names or sorted(set(list_embeddings(ds_dir)) | {"baseline"})
     out, skipped = [], {}
-    for name in names:
+    for name in tqdm(names, desc="load embeddings", unit="embedding"):
         try:
-            out.append(_one_encoder(ds_dir, name, fc))
+            out.append(_one_encoder(ds_dir, name, fc, reuse))
         except Skipped as e:
             skipped[name] = str(e)
         except Exception as e:  # one broken embedding must not cost the others their results
@@ -171,7 +191,7 @@ def excerpt_encoders(ds_dir: Path, fc, names: list[str] | None = None) -> tuple[
     return out, skipped
 
 
-def _one_encoder(ds_dir: Path, name: str, fc) -> ExcerptEncoder:
+def _one_encoder(ds_dir: Path, name: str, fc, reuse: bool = True) -> ExcerptEncoder:
     """The excerpt encoder of one embedding by its family (Skipped when it has none)."""
     if name == "baseline":
         return baseline_encoder(fc)
@@ -182,5 +202,5 @@ def _one_encoder(ds_dir: Path, name: str, fc) -> ExcerptEncoder:
     if family == "autoencoder" or (not family and str(meta.get("checkpoint", "")).endswith(".pt")):
         return autoencoder_encoder(ds_dir, name, meta, fc)
     if family == "pretrained":
-        return pretrained_encoder(name, meta, fc)
+        return pretrained_encoder(name, meta, fc, ds_dir, reuse)
     raise Skipped(f"{name} (family {family or 'unknown'}): no function of raw audio available to embed an excerpt")

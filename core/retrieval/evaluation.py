@@ -31,6 +31,7 @@ class RetrievalEvalConfig:
     augment: AugmentConfig = field(default_factory=lambda: AugmentConfig(gain_db=6.0, snr_db=(10.0, 30.0)))
     index_kinds: tuple[str, ...] = ("hnsw", "ivf_flat", "ivf_pq")
     names: tuple[str, ...] = ()  # embeddings to evaluate; empty = all
+    reuse_stored: bool = True  # pretrained corpora: the vectors train.embed stored (False: re-embed every track)
 
 
 @dataclass
@@ -123,6 +124,7 @@ class EncoderResult:
     index_ranks: dict[str, np.ndarray]
     index_recall10: dict[str, float]
     embed_ms: float
+    note: str = ""
 
 
 def run_encoder(enc: ExcerptEncoder, q: Queries, excl: np.ndarray | None, ds_dir: Path,
@@ -137,7 +139,7 @@ def run_encoder(enc: ExcerptEncoder, q: Queries, excl: np.ndarray | None, ds_dir
     ranks = ranks_from_scores(s, q.truth)
     ranks_excl = ranks_from_scores(np.where(excl, -np.inf, s), q.truth) if excl is not None else None
     idx_ranks, idx_rec = index_ranks(ds_dir, enc.name, qv, s, q.truth, cfg)
-    return EncoderResult(enc.name, enc.family, ranks, ranks_excl, idx_ranks, idx_rec, embed_ms)
+    return EncoderResult(enc.name, enc.family, ranks, ranks_excl, idx_ranks, idx_rec, embed_ms, enc.note)
 
 
 def index_ranks(ds_dir: Path, name: str, qv: np.ndarray, exact_scores: np.ndarray, truth: np.ndarray,
@@ -193,7 +195,8 @@ def _metrics(results: list[EncoderResult], q: Queries, n_corpus: int, skipped: d
                          "chance": {**{f"R@{k}": chance_recall(n_corpus, k) for k in cfg.ks},
                                     "MRR": chance_mrr(n_corpus)},
                          "exact": {r.name: {**score(r.ranks, q.truth, cfg), "family": r.family,
-                                            "embed_ms_per_query": round(r.embed_ms, 2)} for r in results}}
+                                            "embed_ms_per_query": round(r.embed_ms, 2),
+                                            **({"corpus": r.note} if r.note else {})} for r in results}}
     excl = {r.name: score(r.ranks_excl, q.truth, cfg) for r in results if r.ranks_excl is not None}
     if excl:
         m["exact_excluding_same_artist"] = excl
@@ -213,14 +216,14 @@ def evaluate_retrieval(ds_dir: Path | str, cfg: RetrievalEvalConfig) -> Retrieva
 
     ds_dir = Path(ds_dir)
     fc = FeatureCache.open(ds_dir)
-    encoders, skipped = excerpt_encoders(ds_dir, fc, list(cfg.names) or None)
+    encoders, skipped = excerpt_encoders(ds_dir, fc, list(cfg.names) or None, cfg.reuse_stored)
     if not encoders:
         raise ValueError(f"no embedding of {ds_dir} can embed an excerpt: {skipped}")
     q = make_queries(fc, cfg)
     if len(q.truth) == 0:
         raise ValueError(f"no query tracks in split(s) {', '.join(cfg.splits)} of {ds_dir}")
     excl = same_artist_mask(fc.tracks, q.truth)
-    results = [run_encoder(e, q, excl, ds_dir, cfg) for e in encoders]
+    results = [run_encoder(e, q, excl, ds_dir, cfg) for e in tqdm(encoders, desc="search", unit="embedding")]
     metrics = _metrics(results, q, len(fc.tracks), skipped, cfg, ds_dir.name)
     out = ds_dir / "retrieval"
     out.mkdir(parents=True, exist_ok=True)

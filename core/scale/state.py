@@ -14,6 +14,8 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
+from core.subnormals import flush_subnormals
+
 T = TypeVar("T")
 
 ONE_THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
@@ -52,8 +54,10 @@ def _one_thread() -> bool:
 
 
 def process_setup() -> None:
-    """One-time setup of a worker process before its first task (both engines call it)."""
+    """Setup of a worker before each task (both engines call it): one torch + BLAS thread, once per process;
+    subnormals flushed on the calling thread (a Dask worker runs tasks on several threads)."""
     worker_state("core.scale:one-thread", _one_thread)
+    flush_subnormals()
 
 
 @contextlib.contextmanager
@@ -64,6 +68,7 @@ def one_thread() -> Iterator[None]:
 
     before = torch.get_num_threads()
     torch.set_num_threads(1)
+    flush_subnormals()
     try:
         with threadpool_limits(1):
             yield

@@ -18,6 +18,7 @@ import torch
 from core.audio.config import AudioConfig
 from core.nn.loop import load_model
 from core.recommend.windows import MelStats
+from core.subnormals import flush_subnormals
 from core.tagger.model import SpectrogramCNN, model_from_config
 from core.tagger.windows import WindowSpec
 
@@ -72,6 +73,7 @@ def predict_mel(tagger: Tagger, mel_db: np.ndarray, batch_size: int = 64) -> Aud
     """Window and track probabilities of a log-mel [n_mels, frames] in dB."""
     wins, starts, padded = mel_windows(mel_db, tagger.spec, tagger.audio.top_db_floor)
     x = torch.from_numpy(tagger.stats.apply(wins))[:, None]
+    flush_subnormals()
     with torch.no_grad():
         probs = np.concatenate([tagger.model.probabilities(x[i: i + batch_size]).numpy()
                                 for i in range(0, len(x), batch_size)])

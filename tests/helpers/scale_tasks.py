@@ -56,3 +56,10 @@ def run_prepare_slow(argv: list[str]) -> int:
 
     core.audio.prepare.process_track = process_track_slow
     return main(argv)
+
+
+def flush_probe(i: int) -> tuple[int, int, bool]:
+    """(i, this process id, whether torch flushes subnormals to zero on the thread running the task)."""
+    from core.subnormals import subnormals_flushed
+
+    return i, os.getpid(), subnormals_flushed()
