@@ -58,6 +58,10 @@ def build_parser(d: StudyConfig) -> argparse.ArgumentParser:
     ap.add_argument("--model", default=d.model, help="one-vector autoencoder name (core.recommend.autoencoders)")
     ap.add_argument("--epochs", type=int, default=d.train.max_epochs, help="max epochs per size")
     ap.add_argument("--patience", type=int, default=d.train.patience, help="early-stopping patience")
+    ap.add_argument("--val-batches", type=int, default=d.train.max_val_steps,
+                    help="validation batches per epoch (default: all validation segments)")
+    ap.add_argument("--loss-segments", type=int, default=d.loss_eval_segments,
+                    help="validation segments measured as audio to choose the loss")
     ap.add_argument("--lr", type=float, default=d.train.lr)
     ap.add_argument("--batch-size", type=int, default=d.train.batch_size)
     ap.add_argument("--seed", type=int, default=d.train.seed)
@@ -84,10 +88,12 @@ def config_from(args: argparse.Namespace, d: StudyConfig) -> StudyConfig:
     """The study's config from parsed flags."""
     train = replace(d.train, max_epochs=args.epochs, patience=args.patience, lr=args.lr, batch_size=args.batch_size,
                     seed=args.seed, max_wall_s=args.max_minutes * 60 or None, num_threads=args.threads,
+                    max_val_steps=args.val_batches,
                     progress=not args.quiet)
     return StudyConfig(sizes=args.sizes, model=args.model, time_sizes=() if args.no_time else args.time_sizes,
                        time_hidden=args.time_hidden,
-                       loss=args.loss, samples_per_epoch=args.samples_per_epoch, max_eval_segments=args.eval_segments,
+                       loss=args.loss, loss_eval_segments=args.loss_segments,
+                       samples_per_epoch=args.samples_per_epoch, max_eval_segments=args.eval_segments,
                        train=train, retrain=args.retrain, margin_db=args.margin_db, margin_onset=args.margin_onset,
                        margin_chroma=args.margin_chroma, n_clips=args.clips, gl_iter=args.gl_iter,
                        new_music_dir=args.new_music, demo_dir=args.demo_dir, with_umap=not args.no_umap)
