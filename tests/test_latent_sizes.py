@@ -207,3 +207,21 @@ def test_reconstructions_page_shows_the_study(study, monkeypatch) -> None:
     assert list(sizes["floats per segment"]) == [4, 27] and list(sizes["shape"]) == ["4", "27x1"]
     assert {"onset_corr", "chroma_cos", "mel_distance"} <= set(at.selectbox(key="recon_metric").options)
     assert list(at.select_slider(key="recon_size").options) == ["4 (one vector)", "27 (T x C 27x1)"]
+
+
+def test_two_epoch_bounded_runs_give_identical_checkpoints(gtzan_mini_dir: Path, tmp_path: Path) -> None:
+    """The study's training (epoch-bounded, no time limit, seeded) of the T x C model with the mrmel loss
+    writes the same weights twice."""
+    from core.latent.study import train_size
+
+    fc = FeatureCache.open(gtzan_mini_dir)
+    stats = compute_mel_stats(fc, fc.split_rows("train"))
+    train = TrainConfig(max_epochs=2, max_steps_per_epoch=2, max_val_steps=1, progress=False, tensorboard=False,
+                        num_threads=1, batch_size=4)
+    cfg = StudyConfig(train=train, samples_per_epoch=8, time_hidden=32)
+    weights = []
+    for run in ("a", "b"):
+        res = train_size(fc, tmp_path, "time_conv", 54, stats, cfg, "mrmel", run=run)
+        weights.append(torch.load(tmp_path / res.checkpoint, weights_only=True)["state_dict"])
+    assert weights[0].keys() == weights[1].keys()
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
