@@ -2,7 +2,7 @@
 reconstruct audio, measure spectrum and structure (rhythm, harmony), choose a size, analyse, generate.
 
     python -m train.latent_sizes --data artifacts/gtzan_mini --data artifacts/emotion4q \\
-        --out artifacts/gtzan_emotion --sizes 8,32,128 --time-sizes 27,108,432,1728 \\
+        --out artifacts/gtzan_emotion --sizes 8,64 --time-sizes 27,108,432,1728 \\
         --new-music ../shared/data/new_music
 
 Several --data folders are combined into --out (each keeps its own artist-disjoint split). Writes
@@ -45,7 +45,7 @@ def build_parser(d: StudyConfig) -> argparse.ArgumentParser:
     ap.add_argument("--dataset", help="old spelling: a dataset folder name under artifacts/ (same as --data "
                     "artifacts/NAME)")
     ap.add_argument("--sizes", type=parse_sizes, default=d.sizes,
-                    help="one-vector latent sizes (floats per 5-s segment), e.g. 8,32,128")
+                    help="one-vector latent sizes (floats per 5-s segment), e.g. 8,64")
     ap.add_argument("--time-sizes", type=parse_sizes, default=d.time_sizes,
                     help="T x C latent sizes (multiples of the 27 latent frames), e.g. 27,108,432,1728")
     ap.add_argument("--no-time", action="store_true", help="one-vector sizes only")

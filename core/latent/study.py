@@ -67,9 +67,9 @@ SCHEMA = "recon-study/1"
 
 
 def _study_training() -> TrainConfig:
-    """Training settings of one size: epoch-bounded (up to 30 epochs, patience 6, no time limit, so two
+    """Training settings of one size: epoch-bounded (up to 20 epochs, patience 5, no time limit, so two
     runs give identical checkpoints), batch 16, 1 thread (no OpenMP oversubscription on a shared machine)."""
-    return TrainConfig(max_epochs=30, patience=6, lr=1e-3, batch_size=16, seed=0, max_wall_s=None, num_threads=1)
+    return TrainConfig(max_epochs=20, patience=5, lr=1e-3, batch_size=16, seed=0, max_wall_s=None, num_threads=1)
 
 
 @dataclass
@@ -77,7 +77,7 @@ class StudyConfig:
     """Settings of a latent-size sweep (everything but the latent size stays fixed); `train` holds the
     training loop's settings (its run name and output folder are set per size)."""
 
-    sizes: tuple[int, ...] = (8, 32, 128)  # one-vector model (`model`)
+    sizes: tuple[int, ...] = (8, 64)  # one-vector model (`model`)
     model: str = "conv2d"
     time_sizes: tuple[int, ...] = (27, 108, 432, 1728)  # T x C model: T = 27 latent frames, C = size / 27
     time_model: str = "time_conv"
@@ -106,7 +106,7 @@ class StudyConfig:
     n_interp_steps: int = 6
     n_samples: int = 4
     n_neighbours: int = 5
-    max_eval_segments: int | None = 120  # held-out segments measured per size (evenly spaced); None: all
+    max_eval_segments: int | None = 64  # held-out segments measured per size (evenly spaced); None: all
     loss_eval_segments: int = 24  # validation segments that decide the loss
 
 
