@@ -49,6 +49,7 @@ def build_parser(d: StudyConfig) -> argparse.ArgumentParser:
     ap.add_argument("--time-sizes", type=parse_sizes, default=d.time_sizes,
                     help="T x C latent sizes (multiples of the 27 latent frames), e.g. 27,108,432,1728")
     ap.add_argument("--no-time", action="store_true", help="one-vector sizes only")
+    ap.add_argument("--no-vector", action="store_true", help="T x C sizes only")
     ap.add_argument("--time-hidden", type=int, default=d.time_hidden, help="hidden channels of the T x C model")
     ap.add_argument("--loss", default=d.loss, choices=["auto", *LOSSES],
                     help="training loss; auto: mse and mrmel both tried, the better on validation kept")
@@ -90,7 +91,8 @@ def config_from(args: argparse.Namespace, d: StudyConfig) -> StudyConfig:
                     seed=args.seed, max_wall_s=args.max_minutes * 60 or None, num_threads=args.threads,
                     max_val_steps=args.val_batches,
                     progress=not args.quiet)
-    return StudyConfig(sizes=args.sizes, model=args.model, time_sizes=() if args.no_time else args.time_sizes,
+    return StudyConfig(sizes=() if args.no_vector else args.sizes, model=args.model,
+                       time_sizes=() if args.no_time else args.time_sizes,
                        time_hidden=args.time_hidden,
                        loss=args.loss, loss_eval_segments=args.loss_segments,
                        samples_per_epoch=args.samples_per_epoch, max_eval_segments=args.eval_segments,
