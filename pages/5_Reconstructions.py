@@ -49,7 +49,13 @@ def spectrogram(png, audio, key: str) -> None:
 
 
 if study.chosen is not None:
-    st.markdown(f"Sizes studied: {', '.join(map(str, study.sizes))} — **chosen size: {study.chosen}**. {study.rule}")
+    st.markdown(f"Sizes studied: {', '.join(map(study.size_label, study.sizes))} — **chosen size: {study.chosen}**. "
+                f"{study.rule}")
+    if study.rule_met is False:
+        st.warning("No size kept rhythm and harmony within the stated margins of the oracle; the chosen size comes "
+                   "from the fallback rule.")
+    if study.loss:
+        st.caption(f"Training loss: {study.loss}.")
 um.listening_note(ds, study)  # the MUSHRA result beside the metric rule, once there is one
 
 tab_clips, tab_metrics, tab_gen, tab_upload, tab_mushra = st.tabs(
@@ -66,8 +72,8 @@ with tab_clips:
         clip = study.clips[ci]
         sizes = sorted(clip.recon) or study.sizes
         default = study.chosen if study.chosen in sizes else sizes[-1]
-        size = st.select_slider("Latent size", options=sizes, value=default, key="recon_size") \
-            if len(sizes) > 1 else sizes[0]
+        size = st.select_slider("Latent size", options=sizes, value=default, key="recon_size",
+                                format_func=study.size_label) if len(sizes) > 1 else sizes[0]
         cols = st.columns(3)
         panes = [("Original", clip.original, clip.png.get("original"), "original"),
                  ("Oracle (true mel → Griffin-Lim)", clip.oracle, clip.png.get("oracle"), "oracle"),
@@ -90,10 +96,18 @@ def metric_figure(table: pd.DataFrame, metric: str):
     trace (never an annotation at x = size, which a log axis reads as 10^size)."""
     info = study.metric_info.get(metric, {})
     label = f"{metric} {info.get('unit', '')}".strip()
-    fig = px.line(table, x="size", y=metric, markers=True, log_x=True,
-                  title=f"{metric} vs latent size (mean over validation clips)", labels={metric: label})
+    table = table.assign(ci95=pd.to_numeric(pd.Series([study.ci95.get(str(int(z)), {}).get(metric)
+                                                      for z in table["size"]], dtype=float)))
+    kinds = study.sizes_table.set_index("size")["kind"] if len(study.sizes_table) else None
+    if kinds is not None:
+        table = table.assign(kind=[kinds.get(int(z), "") for z in table["size"]])
+    fig = px.line(table, x="size", y=metric, markers=True, log_x=True, error_y="ci95",
+                  color="kind" if kinds is not None else None,
+                  title=f"{metric} vs latent size (mean over held-out clips, 95 % CI)", labels={metric: label})
     if metric in study.oracle:
-        fig.add_hline(y=study.oracle[metric], line_dash="dash", annotation_text="oracle (Griffin-Lim only)")
+        o_ci = study.ci95.get("oracle", {}).get(metric)
+        fig.add_hline(y=study.oracle[metric], line_dash="dash", annotation_text="oracle (Griffin-Lim only)"
+                      + (f" ± {o_ci:.3g}" if o_ci is not None else ""))
     sizes = [float(v) for v in table["size"] if v > 0]
     if study.chosen is not None and study.chosen in set(table["size"]):
         y = float(table.loc[table["size"] == study.chosen, metric].iloc[0])
@@ -112,13 +126,17 @@ with tab_metrics:
     if len(table) == 0:
         st.info("The study has no metric table.")
     else:
-        metric_cols = [c for c in table.columns if c != "size"]
+        metric_cols = [c for c in table.columns if c not in ("size", "kind")]
         metric = st.selectbox("Metric", metric_cols, key="recon_metric")
         st.plotly_chart(metric_figure(table, metric), key="recon_metric_plot")
         um.metric_tab_scores(ds, study)
         if study.metric_info.get(metric, {}).get("desc"):
             st.caption(study.metric_info[metric]["desc"])
         st.dataframe(table, hide_index=True)
+        if len(study.sizes_table):
+            st.markdown("**Latent sizes** (floats per segment and the bit rate they imply, to read beside audio "
+                        "codecs)")
+            st.dataframe(study.sizes_table, hide_index=True)
 
 with tab_gen:
     if not study.extras:

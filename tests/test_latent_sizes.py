@@ -27,12 +27,15 @@ from core.latent.study import (
 from core.nn.loop import TrainConfig
 from core.recommend.windows import RandomCropDataset, compute_mel_stats
 
-SIZES = (4, 8)
+SIZES = (4,)  # one-vector model
+TIME_SIZES = (27,)  # T x C model: 27 latent frames x 1 channel
+ALL_SIZES = (4, 27)
 
 
 @pytest.fixture(scope="module")
 def study(gtzan_mini_dir: Path, tmp_path_factory) -> tuple[Path, dict, Path]:
-    """A 2-size, few-step sweep on a private copy of gtzan_mini, with a small 'new music' folder."""
+    """A few-step sweep of both model kinds (and the loss choice) on a private copy of gtzan_mini, with a
+    small 'new music' folder."""
     ds = tmp_path_factory.mktemp("recon_ds")
     shutil.copytree(gtzan_mini_dir / "cache", ds / "cache")
     shutil.copy(gtzan_mini_dir / "catalog.csv", ds / "catalog.csv")
@@ -42,9 +45,11 @@ def study(gtzan_mini_dir: Path, tmp_path_factory) -> tuple[Path, dict, Path]:
     sf.write(new / "short_tone.wav", (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), sr)  # < 5 s
     sf.write(new / "silence.wav", np.zeros(6 * sr, np.float32), sr)
     (new / "notes.txt").write_text("not audio")  # ignored by the sweep (not an audio extension)
-    train = TrainConfig(max_epochs=1, max_steps_per_epoch=2, progress=False, tensorboard=False, num_threads=1)
-    cfg = StudyConfig(sizes=SIZES, train=train, n_clips=2, gl_iter=4, with_umap=False, new_music_dir=new,
-                      max_eval_segments=4, n_interp_steps=3, n_samples=2)
+    train = TrainConfig(max_epochs=1, max_steps_per_epoch=2, max_val_steps=2, progress=False, tensorboard=False,
+                        num_threads=1, batch_size=8)
+    cfg = StudyConfig(sizes=SIZES, time_sizes=TIME_SIZES, train=train, n_clips=2, gl_iter=4, with_umap=False,
+                      new_music_dir=new, max_eval_segments=4, loss_eval_segments=3, samples_per_epoch=16,
+                      n_train_check=2, n_interp_steps=3, n_samples=2)
     index = run_study(ds, cfg).index
     return ds, index, new
 
@@ -54,21 +59,34 @@ def test_sweep_writes_the_files_the_app_reads(study) -> None:
     recon = ds / "recon"
     on_disk = json.loads((recon / "index.json").read_text())
     assert on_disk["schema"] == "recon-study/1"
-    assert on_disk["sizes"] == list(SIZES) and on_disk["chosen_size"] in SIZES
+    assert on_disk["sizes"] == list(ALL_SIZES) and on_disk["chosen_size"] in ALL_SIZES
+    assert on_disk["kinds"] == {"4": "conv2d", "27": "time_conv"}
+    assert on_disk["latent_sizes"]["27"]["shape"] == [27, 1] and on_disk["latent_sizes"]["4"]["shape"] == [4]
+    for s in ALL_SIZES:  # the reported size is the number of latent floats the model wrote
+        assert np.load(recon / on_disk["per_size"][str(s)]["latents_npy"]).shape[1] == s
+        assert on_disk["latent_sizes"][str(s)]["floats_per_segment"] == s
+    choice = on_disk["loss_choice"]
+    assert choice["loss"] in ("mse", "mrmel") and choice["size"] == 27
+    assert set(choice["scores"]) == {"mse", "mrmel"}
+    assert on_disk["rule"]["met"] in (True, False) and "chroma cosine" in on_disk["rule"]["text"]
+    for name in ("onset_corr", "chroma_cos", "mel_distance"):
+        assert name in on_disk["metric_names"] and np.isfinite(on_disk["oracle_ci95"][name])
+        assert all(np.isfinite(on_disk["metrics_ci95"][str(s)][name]) for s in ALL_SIZES)
     for key in ("metrics_csv", "metrics_per_clip_csv", "metrics_plot", "clustering_csv", "mel_stats"):
         assert (recon / on_disk["files"][key]).exists(), key
     table = pd.read_csv(recon / "metrics.csv")
-    assert set(table["size"].astype(str)) == {"4", "8", "oracle"}
+    assert set(table["size"].astype(str)) == {"4", "27", "oracle"}
+    assert {"kind", "floats_per_segment", "kbps_float16", "kbps_float32", "onset_corr_ci95"} <= set(table.columns)
     for name in on_disk["metric_names"]:
         assert np.isfinite(table[name]).all(), name
         assert np.isfinite(on_disk["oracle"][name])
     assert len(on_disk["clips"]) == 2
-    for s in SIZES:  # the fit-vs-generalisation check on training segments
+    for s in ALL_SIZES:  # the fit-vs-generalisation check on training segments
         assert np.isfinite(on_disk["per_size"][str(s)]["train_check_metrics"]["lsd_db"])
     for clip in on_disk["clips"]:
         for key in ("original_wav", "oracle_wav", "original_png", "oracle_png"):
             assert (recon / clip[key]).exists()
-        for s in SIZES:
+        for s in ALL_SIZES:
             files = on_disk["per_size"][str(s)]["clips"][clip["clip_id"]]
             assert (recon / files["recon_wav"]).exists() and (recon / files["recon_png"]).exists()
             audio, sr = sf.read(recon / files["recon_wav"])
@@ -87,10 +105,10 @@ def test_sweep_writes_the_files_the_app_reads(study) -> None:
     for item in gen["interpolation"]["steps"] + gen["samples"]["items"] + gen["arithmetic"]:
         assert (recon / item["wav"]).exists() and (recon / item["png"]).exists()
     # checkpoints, TensorBoard-free run and the experiments table
-    for s in SIZES:
-        assert checkpoint_for(ds, "conv2d", s).exists()
+    assert checkpoint_for(ds, "conv2d", 4).exists() and checkpoint_for(ds, "time_conv", 27).exists()
     runs = pd.read_csv(ds / "experiments.csv")
-    assert {"recon_conv2d_z4", "recon_conv2d_z8"} <= set(runs["run_name"])
+    trial_runs = {"recon_time_conv_z27_loss_mse", "recon_time_conv_z27_loss_mrmel"}
+    assert {"recon_conv2d_z4"} | trial_runs <= set(runs["run_name"])
 
 
 def test_new_music_short_and_silent_clips(study) -> None:
@@ -108,17 +126,17 @@ def test_new_music_short_and_silent_clips(study) -> None:
 
 def test_upload_api_and_bad_inputs(study, tmp_path: Path) -> None:
     ds, index, new = study
-    out = encode_and_reconstruct(ds, 8, new / "short_tone.wav")
+    out = encode_and_reconstruct(ds, 27, new / "short_tone.wav")  # the T x C model, found by its size
     assert out.recon_mel.shape == (128, 216) and out.mel.shape == (128, 216)
     assert np.isfinite(out.audio).all() and np.isfinite(out.oracle_audio).all()
     assert isinstance(out.neighbours, pd.DataFrame) and len(out.neighbours) == 5
     assert all(np.isfinite(v) for v in out.metrics.values())
     with pytest.raises(UnsupportedAudioFormat, match="unsupported file format"):
-        encode_and_reconstruct(ds, 8, new / "notes.txt")
+        encode_and_reconstruct(ds, 4, new / "notes.txt")
     fake = tmp_path / "fake.mp3"
     fake.write_bytes(b"this is not an mp3")
     with pytest.raises(UnsupportedAudioFormat, match="cannot decode"):
-        encode_and_reconstruct(ds, 8, fake)
+        encode_and_reconstruct(ds, 4, fake)
     with pytest.raises(FileNotFoundError, match="no checkpoint for latent size 32"):
         load_recon_model(ds, 32)
 
@@ -165,3 +183,45 @@ def test_size_rule_and_analysis_sizes() -> None:
     assert analysis_sizes_for([8, 16, 32, 64], 8) == [8, 16, 32]
     with pytest.raises(ValueError):
         choose_size({}, "lsd_db")
+
+
+def test_reconstructions_page_shows_the_study(study, monkeypatch) -> None:
+    """The page renders this sweep: sizes with their kinds, the size table with bit rates, the structure
+    measures in the metric picker and every size on the clip slider."""
+    from streamlit.testing.v1 import AppTest
+
+    from ui.data import ENV_VAR
+
+    ds, index, _ = study
+    monkeypatch.setenv(ENV_VAR, str(ds.parent))
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "pages" / "5_Reconstructions.py"),
+                           default_timeout=120)
+    at.session_state["listener_name"] = "tester"
+    at.session_state["dataset"] = ds.name
+    at.run()
+    assert not at.exception
+    text = "\n".join(str(m.value) for m in at.markdown)
+    assert "27 (T x C 27x1)" in text and "4 (one vector)" in text
+    assert f"chosen size: {index['chosen_size']}" in text
+    sizes = next(d.value for d in at.dataframe if "kbit/s (float16)" in d.value.columns)
+    assert list(sizes["floats per segment"]) == [4, 27] and list(sizes["shape"]) == ["4", "27x1"]
+    assert {"onset_corr", "chroma_cos", "mel_distance"} <= set(at.selectbox(key="recon_metric").options)
+    assert list(at.select_slider(key="recon_size").options) == ["4 (one vector)", "27 (T x C 27x1)"]
+
+
+def test_two_epoch_bounded_runs_give_identical_checkpoints(gtzan_mini_dir: Path, tmp_path: Path) -> None:
+    """The study's training (epoch-bounded, no time limit, seeded) of the T x C model with the mrmel loss
+    writes the same weights twice."""
+    from core.latent.study import train_size
+
+    fc = FeatureCache.open(gtzan_mini_dir)
+    stats = compute_mel_stats(fc, fc.split_rows("train"))
+    train = TrainConfig(max_epochs=2, max_steps_per_epoch=2, max_val_steps=1, progress=False, tensorboard=False,
+                        num_threads=1, batch_size=4)
+    cfg = StudyConfig(train=train, samples_per_epoch=8, time_hidden=32)
+    weights = []
+    for run in ("a", "b"):
+        res = train_size(fc, tmp_path, "time_conv", 54, stats, cfg, "mrmel", run=run)
+        weights.append(torch.load(tmp_path / res.checkpoint, weights_only=True)["state_dict"])
+    assert weights[0].keys() == weights[1].keys()
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])

@@ -4,7 +4,7 @@ clips, metrics and extra listening sections.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,31 @@ class ReconStudy:
     metric_info: dict[str, dict[str, Any]]
     rule: str
     extras: dict[str, list[tuple[str, Path, Path | None]]]  # section -> (label, wav, png)
+    sizes_table: pd.DataFrame = field(default_factory=pd.DataFrame)  # size, kind, shape, floats, kbit/s
+    ci95: dict[str, dict[str, float]] = field(default_factory=dict)  # str(size) or "oracle" -> metric -> half-width
+    rule_met: bool | None = None  # None: an older study without the structure rule
+    loss: str = ""  # which training loss won and how it was chosen
+
+    def size_label(self, size: int) -> str:
+        """'432 (T x C 27x16)' or '8 (one vector)' when the study says the kind; else the number."""
+        row = self.sizes_table[self.sizes_table["size"] == size] if len(self.sizes_table) else self.sizes_table
+        if not len(row):
+            return str(size)
+        r = row.iloc[0]
+        return f"{size} ({'T x C ' + r['shape'] if 'x' in str(r['shape']) else 'one vector'})"
+
+
+def sizes_frame(index: dict[str, Any]) -> pd.DataFrame:
+    """One row per size: kind, latent shape, floats per segment and kbit/s at float16/float32."""
+    rows = []
+    for z, info in (index.get("latent_sizes") or {}).items():
+        if isinstance(info, dict):
+            rows.append({"size": int(z), "kind": str((index.get("kinds") or {}).get(z, info.get("kind", ""))),
+                         "shape": "x".join(str(v) for v in info.get("shape", [])),
+                         "floats per segment": info.get("floats_per_segment"),
+                         "segment s": info.get("segment_seconds"),
+                         "kbit/s (float16)": info.get("kbps_float16"), "kbit/s (float32)": info.get("kbps_float32")})
+    return pd.DataFrame(rows).sort_values("size").reset_index(drop=True) if rows else pd.DataFrame()
 
 
 def _path_in(folder: Path, value: Any) -> Path | None:
@@ -99,9 +124,15 @@ def parse_recon_index(folder: Path, index: dict[str, Any]) -> ReconStudy:
                                lambda e: f"{e.get('name', e.get('track_id', ''))}: reconstruction")
     extras = {k: v for k, v in extras.items() if v}
     rule = index.get("rule") or {}
+    ci95 = {str(z): dict(v) for z, v in (index.get("metrics_ci95") or {}).items() if isinstance(v, dict)}
+    if isinstance(index.get("oracle_ci95"), dict):
+        ci95["oracle"] = dict(index["oracle_ci95"])
+    choice = index.get("loss_choice") or {}
+    loss = f"{choice.get('loss')} ({choice.get('how', '')})" if choice.get("loss") else ""
+    met = rule.get("met") if isinstance(rule, dict) else None
     return ReconStudy(sizes, index.get("chosen_size"), clips, table, dict(index.get("oracle") or {}),
                       dict(index.get("metric_info") or {}), str(rule.get("text", "")) if isinstance(rule, dict)
-                      else str(rule), extras)
+                      else str(rule), extras, sizes_frame(index), ci95, met if isinstance(met, bool) else None, loss)
 
 
 def load_recon_study(ds_dir: Path) -> ReconStudy | None:

@@ -24,6 +24,12 @@ METRIC_INFO: dict[str, dict[str, Any]] = {
     "spectral_convergence": {"unit": "", "desc": "||S - S^||_F / ||S||_F on linear STFT magnitudes"},
     "lsd_db": {"unit": "dB", "desc": "log-spectral distance on the STFT power (80 dB dynamic range)"},
     "mrstft": {"unit": "", "desc": "multi-resolution STFT distance (SC + log-magnitude L1, 3 resolutions)"},
+    "onset_corr": {"unit": "", "higher": True,
+                   "desc": "rhythm: correlation of the onset-strength envelopes of the final audio and the original"},
+    "chroma_cos": {"unit": "", "higher": True,
+                   "desc": "harmony/melody: mean cosine similarity of the chroma vectors (audible frames)"},
+    "mel_distance": {"unit": "", "desc": "multi-scale log10-mel L1 summed over 7 scales (Codec-SUPERB/DAC mel "
+                                         "distance, at the project's sample rate)"},
     "decoder_mel_mse": {"unit": "dB^2", "desc": "decoder output log-mel vs the cached log-mel (before audio)"},
     "decoder_mel_l1": {"unit": "dB", "desc": "decoder output log-mel L1 vs the cached log-mel"},
 }

@@ -60,12 +60,12 @@ def plot_metrics(table: pd.DataFrame, oracle: dict[str, float], chosen: int | No
     import matplotlib.pyplot as plt
 
     names = list(METRIC_NAMES) + ["decoder_mel_mse"]
-    fig, axes = plt.subplots(2, 3, figsize=(12, 6.5), dpi=90)
+    fig, axes = plt.subplots(3, 3, figsize=(12, 9.5), dpi=90)
     for ax, name in zip(axes.ravel(), names):
         ax.plot(table["size"], table[name], "o-", label="reconstruction")
-        if f"{name}_std" in table.columns:
-            ax.fill_between(table["size"], table[name] - table[f"{name}_std"],
-                            table[name] + table[f"{name}_std"], alpha=0.15)
+        band = f"{name}_ci95" if f"{name}_ci95" in table.columns else f"{name}_std"
+        if band in table.columns:
+            ax.fill_between(table["size"], table[name] - table[band], table[name] + table[band], alpha=0.15)
         ax.axhline(oracle.get(name, np.nan), color="k", ls="--", label="oracle (true mel)")
         if chosen is not None:
             ax.axvline(chosen, color="tab:green", ls=":", label=f"chosen z={chosen}")

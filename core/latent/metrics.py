@@ -13,10 +13,11 @@ import torch
 from core.audio.config import DEFAULT_AUDIO, AudioConfig
 from core.audio.features import log_mel
 from core.latent.griffinlim import hann
+from core.latent.structure import STRUCTURE_NAMES, structure_metrics
 
 EPS = 1e-10
 MRSTFT_RESOLUTIONS: tuple[tuple[int, int], ...] = ((512, 128), (1024, 256), (2048, 512))
-METRIC_NAMES = ("logmel_mse", "logmel_l1", "spectral_convergence", "lsd_db", "mrstft")
+METRIC_NAMES = ("logmel_mse", "logmel_l1", "spectral_convergence", "lsd_db", "mrstft") + STRUCTURE_NAMES
 
 
 def logmel_mse(ref_db: np.ndarray, est_db: np.ndarray) -> float:
@@ -89,7 +90,8 @@ def audio_metrics(ref_audio: np.ndarray, est_audio: np.ndarray, cfg: AudioConfig
     """Every metric of one reconstruction, computed on final audio against the original audio.
 
     logmel_* compare the log-mels of both signals (project settings); SC and LSD use the
-    project STFT (n_fft, hop); mrstft uses MRSTFT_RESOLUTIONS.
+    project STFT (n_fft, hop); mrstft uses MRSTFT_RESOLUTIONS; onset_corr, chroma_cos (higher is better)
+    and mel_distance come from core.latent.structure.
     """
     n = min(len(ref_audio), len(est_audio))
     ref, est = ref_audio[:n].astype(np.float32), est_audio[:n].astype(np.float32)
@@ -102,6 +104,7 @@ def audio_metrics(ref_audio: np.ndarray, est_audio: np.ndarray, cfg: AudioConfig
         "spectral_convergence": spectral_convergence(ref_mag, est_mag),
         "lsd_db": log_spectral_distance(ref_mag**2, est_mag**2),
         "mrstft": multi_resolution_stft(ref, est),
+        **structure_metrics(ref, est, cfg),
     }
 
 

@@ -14,6 +14,7 @@ from core.audio.config import AudioConfig
 from core.recommend.windows import MelStats
 
 MEL_MAX_DB = 40.0
+KINDS = {"conv2d": "one vector", "time_conv": "T x C (time-structured)"}
 
 
 class LatentSizeMismatch(ValueError):
@@ -30,11 +31,34 @@ def checkpoint_for(ds_dir: Path, model: str, size: int) -> Path:
     return Path(ds_dir) / "checkpoints" / run_name_for(model, size) / "best.pt"
 
 
-def load_recon_model(ds_dir: Path | str, size: int, model: str = "conv2d") -> tuple[torch.nn.Module, MelStats]:
-    """Load the trained model of one latent size and its mel statistics; clear errors if absent/mismatched."""
-    from core.nn.loop import load_checkpoint
-    from core.recommend.autoencoders import model_from_config
+def build_recon_model(name: str, **kwargs: Any) -> torch.nn.Module:
+    """A study model by name: "time_conv" (T x C latent, core.latent.timeae) or any one-vector
+    autoencoder of core.recommend.autoencoders ("conv2d", ...)."""
+    if name == "time_conv":
+        from core.latent.timeae import TimeConvAutoencoder
 
+        return TimeConvAutoencoder(**kwargs)
+    from core.recommend.autoencoders import build_model
+
+    return build_model(name, **kwargs)
+
+
+def model_kind_for(ds_dir: Path | str, size: int, model: str | None = None) -> str:
+    """The model kind whose checkpoint holds latent size `size` (the given one, else the first found)."""
+    if model is not None:
+        return model
+    for kind in KINDS:
+        if checkpoint_for(Path(ds_dir), kind, size).exists():
+            return kind
+    return "conv2d"
+
+
+def load_recon_model(ds_dir: Path | str, size: int, model: str | None = None) -> tuple[torch.nn.Module, MelStats]:
+    """Load the trained model of one latent size and its mel statistics; clear errors if absent/mismatched.
+    With `model=None` the kind is the one whose checkpoint of that size exists."""
+    from core.nn.loop import load_checkpoint
+
+    model = model_kind_for(ds_dir, size, model)
     path = checkpoint_for(Path(ds_dir), model, size)
     if not path.exists():
         raise FileNotFoundError(
@@ -43,7 +67,8 @@ def load_recon_model(ds_dir: Path | str, size: int, model: str = "conv2d") -> tu
         )
     ckpt = load_checkpoint(path)
     check_latent_size(ckpt, size, path)
-    net = model_from_config(ckpt["model_config"])
+    mc = ckpt["model_config"]
+    net = build_recon_model(mc["name"], **mc.get("kwargs", {}))
     net.load_state_dict(ckpt["state_dict"])
     net.eval()
     stats = ckpt.get("extra", {}).get("mel_stats")

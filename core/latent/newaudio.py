@@ -103,7 +103,7 @@ def encode_file(net: torch.nn.Module, stats: MelStats, path: Path | str, cfg: Au
     return [_reconstruct_segment(net, stats, audio, mel_full, s, cfg, gl) for s in starts]
 
 
-def encode_and_reconstruct(ds_dir: Path | str, size: int, audio_path: Path | str, model: str = "conv2d",
+def encode_and_reconstruct(ds_dir: Path | str, size: int, audio_path: Path | str, model: str | None = None,
                            gl: GriffinLimConfig | None = None, k: int = 5) -> Reconstruction:
     """For the app's upload: encode the first 5 s of a file with the size-`size` model and reconstruct it,
     with its `k` nearest dataset segments' tracks in `neighbours`. Raises UnsupportedAudioFormat for files

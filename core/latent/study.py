@@ -36,8 +36,16 @@ from core.latent.generation import generate
 from core.latent.griffinlim import GriffinLimConfig
 from core.latent.io import SPEC_DB_RANGE, plot_maps, plot_metrics, save_spec_png, save_wav
 from core.latent.latents import latent_table
+from core.latent.losses import LOSSES, recon_loss
 from core.latent.metrics import METRIC_NAMES
-from core.latent.model import LatentSizeMismatch, check_latent_size, checkpoint_for, load_recon_model, run_name_for
+from core.latent.model import (
+    LatentSizeMismatch,
+    build_recon_model,
+    check_latent_size,
+    checkpoint_for,
+    load_recon_model,
+    run_name_for,
+)
 from core.latent.newaudio import (
     OutsideBlock,
     Reconstruction,
@@ -47,9 +55,9 @@ from core.latent.newaudio import (
     reconstruct_folder,
 )
 from core.latent.segments import AudioCache, SegmentRef, segment_refs
+from core.latent.sizes import latent_size
 from core.nn.experiments import append_run
 from core.nn.loop import TrainConfig, fit, load_checkpoint
-from core.recommend.autoencoders import build_model
 from core.recommend.windows import FixedWindowDataset, MelStats, RandomCropDataset, compute_mel_stats
 
 __all__ = ["LatentSizeMismatch", "Reconstruction", "StudyConfig", "StudyResult", "UnsupportedAudioFormat",
@@ -59,9 +67,9 @@ SCHEMA = "recon-study/1"
 
 
 def _study_training() -> TrainConfig:
-    """Training settings of one size: up to 80 epochs, patience 10, batch 8, 270 s (the 5-minute budget
-    minus evaluation), 1 thread (avoids OpenMP oversubscription on a shared 2-core machine)."""
-    return TrainConfig(max_epochs=80, patience=10, lr=1e-3, batch_size=8, seed=0, max_wall_s=270.0, num_threads=1)
+    """Training settings of one size: epoch-bounded (up to 20 epochs, patience 5, no time limit, so two
+    runs give identical checkpoints), batch 16, 1 thread (no OpenMP oversubscription on a shared machine)."""
+    return TrainConfig(max_epochs=20, patience=5, lr=1e-3, batch_size=16, seed=0, max_wall_s=None, num_threads=1)
 
 
 @dataclass
@@ -69,15 +77,25 @@ class StudyConfig:
     """Settings of a latent-size sweep (everything but the latent size stays fixed); `train` holds the
     training loop's settings (its run name and output folder are set per size)."""
 
-    sizes: tuple[int, ...] = (8, 16, 32, 64, 128, 256)
+    sizes: tuple[int, ...] = (8, 64)  # one-vector model (`model`)
     model: str = "conv2d"
+    time_sizes: tuple[int, ...] = (27, 108, 432, 1728)  # T x C model: T = 27 latent frames, C = size / 27
+    time_model: str = "time_conv"
+    time_hidden: int = 96  # hidden channels of the T x C model's convolutions
+    loss: str = "auto"  # "mse", "mrmel" or "auto": both tried at `loss_choice_size`, the better on val kept
+    loss_choice_size: int | None = None  # None: the middle time size (else the middle one-vector size)
+    loss_metric: str = "mel_distance"  # validation measure that picks the loss (lower is better)
+    samples_per_epoch: int | None = 512  # random 5-s crops per epoch (None: one per training segment)
+    eval_split: str = "test"  # held-out segments the sizes are measured on
     objective: str = "ae"
     train: TrainConfig = field(default_factory=_study_training)
     retrain: bool = False
     n_clips: int = 10  # fixed validation clips written as audio per size
     gl_iter: int = 48
-    margin_db: float = 0.5  # rule: smallest size with LSD <= plateau + margin_db
+    margin_db: float = 0.5  # fallback rule: smallest size with LSD <= plateau + margin_db
     rule_metric: str = "lsd_db"
+    margin_onset: float = 0.1  # rule: onset_corr >= oracle - margin_onset and
+    margin_chroma: float = 0.05  # chroma_cos >= oracle - margin_chroma
     analysis_sizes: tuple[int, ...] | None = None  # None: chosen, half, double (+ neighbours)
     with_umap: bool = True
     new_music_dir: Path | None = None
@@ -88,7 +106,8 @@ class StudyConfig:
     n_interp_steps: int = 6
     n_samples: int = 4
     n_neighbours: int = 5
-    max_eval_segments: int | None = None  # tests only: cap the validation segments measured
+    max_eval_segments: int | None = 64  # held-out segments measured per size (evenly spaced); None: all
+    loss_eval_segments: int = 24  # validation segments that decide the loss
 
 
 @dataclass
@@ -96,6 +115,7 @@ class SizeResult:
     """What the study knows about one latent size."""
 
     size: int
+    kind: str
     run_name: str
     checkpoint: str
     trained_now: bool
@@ -133,9 +153,47 @@ def choose_size(metrics_by_size: dict[int, dict[str, float]], metric: str = "lsd
         raise ValueError(f"no finite {metric} values")
     plateau = min(vals.values())
     chosen = min(s for s, v in vals.items() if v <= plateau + margin)
-    text = (f"smallest latent size whose mean validation {metric} is within {margin:g} of the plateau "
+    text = (f"smallest latent size whose mean held-out {metric} is within {margin:g} of the plateau "
             f"(the best value over all sizes, {plateau:.3f})")
     return chosen, plateau, text
+
+
+@dataclass
+class SizeRule:
+    """The structure rule's outcome: the chosen size, whether any size met the margins, and the words."""
+
+    chosen: int
+    met: bool
+    text: str
+    plateau: float
+
+
+def choose_structure_size(metrics_by_size: dict[int, dict[str, float]], oracle: dict[str, float],
+                          margin_onset: float = 0.1, margin_chroma: float = 0.05,
+                          fallback_metric: str = "lsd_db", fallback_margin: float = 0.5) -> SizeRule:
+    """The rule: smallest size whose onset-envelope correlation and chroma cosine are within the margins of
+    the oracle's (rhythm and harmony kept). When no size meets both, the plateau rule on `fallback_metric`
+    picks the size and the text says that the structure rule was not met."""
+    if not metrics_by_size:
+        raise ValueError("no sizes to choose from")
+    lo_onset = oracle["onset_corr"] - margin_onset
+    lo_chroma = oracle["chroma_cos"] - margin_chroma
+    ok = [s for s, m in metrics_by_size.items() if m["onset_corr"] >= lo_onset and m["chroma_cos"] >= lo_chroma]
+    base = (f"smallest latent size whose mean held-out onset-envelope correlation is >= {lo_onset:.3f} (oracle "
+            f"{oracle['onset_corr']:.3f} - {margin_onset:g}) and chroma cosine >= {lo_chroma:.3f} (oracle "
+            f"{oracle['chroma_cos']:.3f} - {margin_chroma:g})")
+    chosen, plateau, fb_text = choose_size(metrics_by_size, fallback_metric, fallback_margin)
+    if ok:
+        return SizeRule(min(ok), True, base, plateau)
+    return SizeRule(chosen, False, f"{base}: no size met it, so the size comes from the fallback rule, the "
+                                   f"{fb_text}", plateau)
+
+
+def ci95(values: np.ndarray) -> float:
+    """Half-width of the normal-approximation 95 % confidence interval of a mean (1.96 sd / sqrt(n))."""
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    return float(1.96 * v.std(ddof=1) / np.sqrt(len(v))) if len(v) > 1 else float("nan")
 
 
 def analysis_sizes_for(sizes: list[int], chosen: int) -> list[int]:
@@ -152,39 +210,42 @@ def analysis_sizes_for(sizes: list[int], chosen: int) -> list[int]:
 # --------------------------------------------------------------------------- training
 
 
-def train_size(fc: FeatureCache, ds_dir: Path, size: int, stats: MelStats, cfg: StudyConfig) -> SizeResult:
-    """Train (or reuse) the model of one latent size through core.nn.fit."""
+def train_size(fc: FeatureCache, ds_dir: Path, kind: str, size: int, stats: MelStats, cfg: StudyConfig,
+               loss: str, run: str | None = None) -> SizeResult:
+    """Train (or reuse) the model of one kind and latent size through core.nn.fit with `loss`."""
     acfg, seed = fc.config, cfg.train.seed
-    run = run_name_for(cfg.model, size)
-    best = checkpoint_for(ds_dir, cfg.model, size)
+    run = run or run_name_for(kind, size)
+    best = ds_dir / "checkpoints" / run / "best.pt"
     if best.exists() and not cfg.retrain:
         ckpt = load_checkpoint(best)
         check_latent_size(ckpt, size, best)
-        hist = ckpt.get("history", [])
-        return SizeResult(size, run, str(best.relative_to(ds_dir)), False, int(ckpt.get("epoch", 0)),
+        return SizeResult(size, kind, run, str(best.relative_to(ds_dir)), False, int(ckpt.get("epoch", 0)),
                           float(ckpt.get("best_val_loss", math.nan)), float(ckpt.get("wall_s", math.nan)),
-                          0, {"epochs_history": len(hist)})
+                          0, {"epochs_history": len(ckpt.get("history", []))})
     if cfg.retrain:
         shutil.rmtree(best.parent, ignore_errors=True)
     torch.manual_seed(seed)
-    net = build_model(cfg.model, n_mels=acfg.n_mels, n_frames=acfg.segment_frames, latent_dim=size,
-                      objective=cfg.objective, sample_rate=acfg.sample_rate, hop_length=acfg.hop_length)
-    train_ds = RandomCropDataset(fc, fc.split_rows("train"), stats, window=acfg.segment_frames, seed=seed)
+    extra = {"hidden": cfg.time_hidden} if kind == cfg.time_model else {}
+    net = build_recon_model(kind, n_mels=acfg.n_mels, n_frames=acfg.segment_frames, latent_dim=size,
+                            objective=cfg.objective, sample_rate=acfg.sample_rate, hop_length=acfg.hop_length,
+                            **extra)
+    train_ds = RandomCropDataset(fc, fc.split_rows("train"), stats, window=acfg.segment_frames, seed=seed,
+                                 samples_per_epoch=cfg.samples_per_epoch)
     val_ds = FixedWindowDataset(fc, fc.split_rows("val"), stats, window=acfg.segment_frames)
     train_dl = DataLoader(train_ds, batch_size=cfg.train.batch_size, shuffle=True,
                           generator=torch.Generator().manual_seed(seed))
     val_dl = DataLoader(val_ds, batch_size=cfg.train.batch_size)
     tcfg = replace(cfg.train, run_name=run, out_dir=ds_dir,
-                   extra={"mel_stats": stats.to_dict(), "study": "latent_sizes", "latent_dim": size})
-    res = fit(net, train_dl, val_dl, tcfg)
+                   extra={"mel_stats": stats.to_dict(), "study": "latent_sizes", "latent_dim": size, "loss": loss})
+    res = fit(net, train_dl, val_dl, tcfg, loss_fn=recon_loss(loss))
     append_run(ds_dir, {
-        "run_name": run, "model": cfg.model, "objective": cfg.objective, "latent_dim": size,
+        "run_name": run, "model": kind, "objective": cfg.objective, "loss": loss, "latent_dim": size,
         "study": "latent_sizes", "epochs": res.epochs, "best_epoch": res.best_epoch,
         "stopped": res.stopped_reason, "train_loss": res.best_train_loss, "val_loss": res.best_val_loss,
         "wall_s": round(res.wall_s, 1), "params": net.n_parameters(), "lr": tcfg.lr,
         "batch_size": tcfg.batch_size, "seed": seed, "date": utc_now(),
     })
-    return SizeResult(size, run, str(Path(res.best_checkpoint).relative_to(ds_dir)), True, res.epochs,
+    return SizeResult(size, kind, run, str(Path(res.best_checkpoint).relative_to(ds_dir)), True, res.epochs,
                       res.best_val_loss, res.wall_s, net.n_parameters())
 
 
@@ -193,46 +254,71 @@ def train_size(fc: FeatureCache, ds_dir: Path, size: int, stats: MelStats, cfg: 
 
 @dataclass
 class _Plan:
-    """The segments a sweep measures: every segment, the validation ones, the fixed clips written as
-    audio, and a handful of training segments (one per genre) to tell fit from generalisation."""
+    """The segments a sweep measures: every segment, the held-out ones, the validation ones that decide the
+    loss, the fixed clips written as audio, and a handful of training segments (one per genre) to tell fit
+    from generalisation."""
 
     all_refs: list[SegmentRef]
     val_refs: list[SegmentRef]
     clips: list[SegmentRef]
     train_check: list[SegmentRef]
+    loss_refs: list[SegmentRef]
+
+
+def _spread(refs: list[SegmentRef], n: int | None) -> list[SegmentRef]:
+    """At most n refs, evenly spaced over the list (so every source dataset and genre is represented)."""
+    if n is None or len(refs) <= n:
+        return refs
+    return [refs[int(i)] for i in np.linspace(0, len(refs) - 1, n).round().astype(int)]
 
 
 def _plan(fc: FeatureCache, cfg: StudyConfig) -> _Plan:
-    """Choose the measured segments (the first segment of each validation track, genres interleaved)."""
+    """Choose the measured segments: evenly spaced held-out segments, clips = the first segment of held-out
+    tracks taken genre by genre in turn."""
     all_refs = segment_refs(fc)
-    val_refs = [r for r in all_refs if r.split == "val"][: cfg.max_eval_segments]
-    first: dict[str, SegmentRef] = {}
+    val_refs = _spread([r for r in all_refs if r.split == cfg.eval_split], cfg.max_eval_segments)
+    loss_refs = _spread([r for r in all_refs if r.split == "val"], cfg.loss_eval_segments)
+    by_genre: dict[str, list[SegmentRef]] = {}
     for r in val_refs:
-        first.setdefault(r.track_id, r)
-    clips = sorted(first.values(), key=lambda r: (r.genre, r.track_id))[: cfg.n_clips]
+        lst = by_genre.setdefault(r.genre, [])
+        if r.track_id not in {x.track_id for x in lst}:
+            lst.append(r)
+    clips: list[SegmentRef] = []
+    for i in range(max((len(v) for v in by_genre.values()), default=0)):
+        clips += [v[i] for _, v in sorted(by_genre.items()) if i < len(v)]
     train_check: list[SegmentRef] = []
     for r in all_refs:
         if r.split == "train" and r.genre not in {t.genre for t in train_check}:
             train_check.append(r)
-    return _Plan(all_refs, val_refs, clips, train_check[: cfg.n_train_check])
+    return _Plan(all_refs, val_refs, clips[: cfg.n_clips], train_check[: cfg.n_train_check], loss_refs)
 
 
-def _open(ds_dir: Path, cfg: StudyConfig) -> tuple[FeatureCache, list[int]]:
-    """The cache and the sorted sizes; refuses bad sizes, a cache without train/val, or a checkpoint of
-    another latent size (before any work)."""
+def size_kinds(cfg: StudyConfig) -> dict[int, str]:
+    """{latent size: model kind} of the sweep; refuses non-positive sizes and a size given to both kinds."""
+    one, timed = set(int(s) for s in cfg.sizes), set(int(s) for s in cfg.time_sizes)
+    if not one | timed or min(one | timed) < 1:
+        raise ValueError(f"latent sizes must be positive integers, got {cfg.sizes} and {cfg.time_sizes}")
+    if one & timed:
+        raise ValueError(f"latent size(s) {sorted(one & timed)} given to both model kinds; sizes must differ")
+    return dict(sorted({**{s: cfg.model for s in one}, **{s: cfg.time_model for s in timed}}.items()))
+
+
+def _open(ds_dir: Path, cfg: StudyConfig) -> tuple[FeatureCache, dict[int, str]]:
+    """The cache and {size: kind}; refuses bad sizes, a cache without train/val/held-out segments, or a
+    checkpoint of another latent size (before any work)."""
     fc = FeatureCache.open(ds_dir)
-    sizes = sorted(set(int(s) for s in cfg.sizes))
-    if not sizes or min(sizes) < 1:
-        raise ValueError(f"latent sizes must be positive integers, got {cfg.sizes}")
+    kinds = size_kinds(cfg)
+    if cfg.loss != "auto" and cfg.loss not in LOSSES:
+        raise ValueError(f"unknown loss {cfg.loss!r}; choose from {('auto',) + LOSSES}")
     if not cfg.retrain:
-        for size in sizes:
-            path = checkpoint_for(ds_dir, cfg.model, size)
+        for size, kind in kinds.items():
+            path = checkpoint_for(ds_dir, kind, size)
             if path.exists():
                 check_latent_size(load_checkpoint(path), size, path)
-    n_train, n_val = len(fc.split_rows("train")), len(fc.split_rows("val"))
-    if n_train == 0 or n_val == 0:
-        raise ValueError(f"{ds_dir} needs both a train and a val split (has {n_train}/{n_val})")
-    return fc, sizes
+    n = {sp: len(fc.split_rows(sp)) for sp in ("train", "val", cfg.eval_split)}
+    if min(n.values()) == 0:
+        raise ValueError(f"{ds_dir} needs train, val and {cfg.eval_split} tracks (has {n})")
+    return fc, kinds
 
 
 class _Study:
@@ -240,7 +326,10 @@ class _Study:
 
     def __init__(self, ds_dir: Path, cfg: StudyConfig) -> None:
         self.ds_dir, self.cfg = ds_dir, cfg
-        self.fc, self.sizes = _open(ds_dir, cfg)
+        self.fc, self.kinds = _open(ds_dir, cfg)
+        self.sizes = list(self.kinds)
+        self.loss = cfg.loss
+        self.loss_choice: dict[str, Any] = {}
         self.acfg = self.fc.config
         self.recon = ds_dir / "recon"
         self.recon.mkdir(parents=True, exist_ok=True)
@@ -258,6 +347,7 @@ class _Study:
         """The size-independent ceiling (true mel + the same inversion) and the fixed clips' files."""
         fc, acfg, recon = self.fc, self.acfg, self.recon
         oracle_df, oracle_audio = oracle_refs(fc, self.plan.val_refs, self.audio, self.gl, self.cfg.train.progress)
+        self.oracle_ci = {k: ci95(oracle_df[k].to_numpy()) for k in METRIC_INFO}
         entries = []
         for r in self.plan.clips:
             d = recon / "clips" / r.clip_id
@@ -277,19 +367,56 @@ class _Study:
         self.per_clip.append(oracle_df.assign(size="oracle"))
         return mean_metrics(oracle_df), entries
 
+    def choose_loss(self) -> None:
+        """With loss "auto": train the choice size with each loss, measure the validation segments, keep the
+        better on `loss_metric` (its checkpoint becomes that size's) and record both results."""
+        cfg = self.cfg
+        if cfg.loss != "auto":
+            self.loss_choice = {"loss": cfg.loss, "how": "given"}
+            return
+        timed = [s for s, k in self.kinds.items() if k == cfg.time_model] or self.sizes
+        size = cfg.loss_choice_size if cfg.loss_choice_size in self.kinds else timed[len(timed) // 2]
+        kind, scores, runs = self.kinds[size], {}, {}
+        for loss in LOSSES:
+            tqdm.write(f"[latent_sizes] loss choice: z={size} ({kind}) with {loss}")
+            runs[loss] = train_size(self.fc, self.ds_dir, kind, size, self.stats, cfg, loss,
+                                    run=f"{run_name_for(kind, size)}_loss_{loss}")
+            net = self._load(runs[loss].checkpoint)
+            df, _ = reconstruct_refs(net, self.stats, self.fc, self.plan.loss_refs, self.audio, self.gl,
+                                     desc=f"val {loss}", progress=cfg.train.progress)
+            scores[loss] = {**mean_metrics(df), **{f"{k}_ci95": ci95(df[k].to_numpy()) for k in METRIC_INFO}}
+        best = min(LOSSES, key=lambda k: scores[k][cfg.loss_metric])
+        dst = checkpoint_for(self.ds_dir, kind, size)
+        if not dst.exists() or cfg.retrain:
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(self.ds_dir / runs[best].checkpoint, dst)
+        self.loss = best
+        self.loss_choice = {"loss": best, "how": f"lower validation {cfg.loss_metric} at z={size} ({kind}) "
+                            f"on {len(self.plan.loss_refs)} validation segments", "size": size, "kind": kind,
+                            "metric": cfg.loss_metric, "scores": scores}
+
+    def _load(self, checkpoint: str) -> torch.nn.Module:
+        """A model from a checkpoint path relative to the dataset folder."""
+        ckpt = load_checkpoint(self.ds_dir / checkpoint)
+        mc = ckpt["model_config"]
+        net = build_recon_model(mc["name"], **mc.get("kwargs", {}))
+        net.load_state_dict(ckpt["state_dict"])
+        return net.eval()
+
     def measure_size(self, size: int) -> None:
-        """Train or reuse one size, reconstruct the validation (and train-check) segments, write its clips
+        """Train or reuse one size, reconstruct the held-out (and train-check) segments, write its clips
         and latents, and record its index entry."""
-        cfg, progress = self.cfg, self.cfg.train.progress
-        tqdm.write(f"[latent_sizes] z={size}: training / loading")
-        res = train_size(self.fc, self.ds_dir, size, self.stats, cfg)
+        cfg, progress, kind = self.cfg, self.cfg.train.progress, self.kinds[size]
+        tqdm.write(f"[latent_sizes] z={size} ({kind}): training / loading")
+        res = train_size(self.fc, self.ds_dir, kind, size, self.stats, cfg, self.loss)
         torch.set_num_threads(max(1, cfg.train.num_threads or 1))  # fit may change it
-        net, _ = load_recon_model(self.ds_dir, size, cfg.model)
+        net, _ = load_recon_model(self.ds_dir, size, kind)
         res.n_params = sum(p.numel() for p in net.parameters())
         df, store = reconstruct_refs(net, self.stats, self.fc, self.plan.val_refs, self.audio, self.gl,
                                      desc=f"z={size}", progress=progress)
         res.metrics = mean_metrics(df)
         res.metrics.update({f"{k}_std": float(df[k].std(ddof=0)) for k in METRIC_INFO})
+        res.metrics.update({f"{k}_ci95": ci95(df[k].to_numpy()) for k in METRIC_INFO})
         train_metrics: dict[str, float] = {}
         if self.plan.train_check:
             tdf, _ = reconstruct_refs(net, self.stats, self.fc, self.plan.train_check, self.audio, self.gl,
@@ -305,11 +432,13 @@ class _Study:
         np.save(zdir / "latents.npy", z_all)
         write_csv(meta, zdir / "latents.csv")
         self.per_size[str(size)] = {
+            "kind": kind, "loss": self.loss, "latent": latent_size(net, self.acfg, kind).to_json(),
             "run_name": res.run_name, "checkpoint": str(Path("..") / res.checkpoint),
             "trained_now": res.trained_now, "epochs": res.epochs, "best_val_loss": res.best_val_loss,
             "train_wall_s": res.train_wall_s, "n_params": res.n_params,
             "metrics": {k: res.metrics[k] for k in METRIC_INFO},
             "metrics_std": {k: res.metrics[f"{k}_std"] for k in METRIC_INFO},
+            "metrics_ci95": {k: res.metrics[f"{k}_ci95"] for k in METRIC_INFO},
             "train_check_metrics": train_metrics,
             "clips": clip_files, "latents_npy": f"z{size}/latents.npy", "latents_csv": f"z{size}/latents.csv",
         }
@@ -329,17 +458,26 @@ class _Study:
                               "metrics": {k: float(cm[k]) for k in METRIC_INFO}}
         return out
 
-    def tables(self, oracle_mean: dict[str, float]) -> tuple[int, float, str]:
+    def tables(self, oracle_mean: dict[str, float]) -> SizeRule:
         """metrics.csv, metrics_per_clip.csv and the metric-vs-size plot; applies the size rule."""
-        table = pd.DataFrame([{"size": s, **r.metrics, "epochs": r.epochs, "train_wall_s": r.train_wall_s,
-                               "n_params": r.n_params} for s, r in self.size_results.items()])
-        chosen, plateau, rule_text = choose_size({s: r.metrics for s, r in self.size_results.items()},
-                                                 self.cfg.rule_metric, self.cfg.margin_db)
+        cfg = self.cfg
+        table = pd.DataFrame([{"size": s, "kind": r.kind, **self._size_cols(s), **r.metrics, "epochs": r.epochs,
+                               "train_wall_s": r.train_wall_s, "n_params": r.n_params}
+                              for s, r in self.size_results.items()])
+        rule = choose_structure_size({s: r.metrics for s, r in self.size_results.items()}, oracle_mean,
+                                     cfg.margin_onset, cfg.margin_chroma, cfg.rule_metric, cfg.margin_db)
+        chosen = rule.chosen
         oracle_row = {"size": "oracle", **oracle_mean}
         write_csv(pd.concat([table, pd.DataFrame([oracle_row])], ignore_index=True), self.recon / "metrics.csv")
         write_csv(pd.concat(self.per_clip, ignore_index=True), self.recon / "metrics_per_clip.csv")
         plot_metrics(table, oracle_mean, chosen, self.recon / "metrics_vs_size.png")
-        return chosen, plateau, rule_text
+        return rule
+
+    def _size_cols(self, size: int) -> dict[str, Any]:
+        """Size accounting columns of one size (from its index entry)."""
+        lat = self.per_size[str(size)]["latent"]
+        return {"shape": "x".join(map(str, lat["shape"])), "floats_per_segment": lat["floats_per_segment"],
+                "kbps_float16": lat["kbps_float16"], "kbps_float32": lat["kbps_float32"]}
 
     def analyse(self, chosen: int) -> list[int]:
         """PCA/UMAP maps, elbow and clustering of the chosen, half and double sizes; clustering.csv."""
@@ -373,7 +511,7 @@ class _Study:
     def outside(self, chosen: int) -> tuple[OutsideBlock | None, OutsideBlock | None]:
         """New music (a folder) and the demo corpus through the chosen size's model."""
         cfg, recon = self.cfg, self.recon
-        net, _ = load_recon_model(self.ds_dir, chosen, cfg.model)
+        net, _ = load_recon_model(self.ds_dir, chosen, self.kinds[chosen])
         z_all, meta = self.latents[chosen]
         new_block = None
         if cfg.new_music_dir is not None and Path(cfg.new_music_dir).is_dir():
@@ -401,36 +539,46 @@ def run_study(ds_dir: Path | str, cfg: StudyConfig | None = None) -> StudyResult
     torch.set_num_threads(max(1, cfg.train.num_threads or 1))
     st = _Study(ds_dir, cfg)
     oracle_mean, clip_entries = st.oracle()
+    st.choose_loss()
     for size in st.sizes:
         st.measure_size(size)
-    chosen, plateau, rule_text = st.tables(oracle_mean)
+    rule = st.tables(oracle_mean)
+    chosen = rule.chosen
     a_sizes = st.analyse(chosen)
     new_block, demo_block = st.outside(chosen)
-    net, _ = load_recon_model(ds_dir, chosen, cfg.model)
+    net, _ = load_recon_model(ds_dir, chosen, st.kinds[chosen])
     z_all, meta = st.latents[chosen]
     gen = generate(net, st.stats, st.acfg, st.gl, z_all, meta, st.plan.val_refs, st.recon / "generation", st.recon,
                    cfg.n_interp_steps, cfg.n_samples, cfg.train.seed)
-    index = _index(st, chosen, plateau, rule_text, a_sizes, oracle_mean, clip_entries, new_block, demo_block,
-                   gen.to_json())
+    index = _index(st, rule, a_sizes, oracle_mean, clip_entries, new_block, demo_block, gen.to_json())
     write_json(st.recon / "index.json", index)
-    return StudyResult(chosen, st.sizes, rule_text, {s: r.metrics for s, r in st.size_results.items()},
+    return StudyResult(chosen, st.sizes, rule.text, {s: r.metrics for s, r in st.size_results.items()},
                        oracle_mean, st.recon / "index.json", index)
 
 
-def _index(st: _Study, chosen: int, plateau: float, rule_text: str, a_sizes: list[int],
+def _index(st: _Study, rule: SizeRule, a_sizes: list[int],
            oracle_mean: dict[str, float], clip_entries: list[dict[str, Any]], new_block: OutsideBlock | None,
            demo_block: OutsideBlock | None, gen_block: dict[str, Any]) -> dict[str, Any]:
     """The recon/index.json document (schema recon-study/1, described in artifacts/README.md)."""
     cfg, acfg, sizes, results = st.cfg, st.acfg, st.sizes, st.size_results
+    chosen = rule.chosen
     return {
         "schema": SCHEMA, "dataset": st.ds_dir.name, "created": utc_now(), "audio_config": asdict(acfg),
         "sample_rate": acfg.sample_rate, "spectrogram_db_range": list(SPEC_DB_RANGE), "model": cfg.model,
         "study_config": asdict(cfg), "griffin_lim": asdict(st.gl), "sizes": sizes, "chosen_size": chosen,
-        "rule": {"metric": cfg.rule_metric, "margin": cfg.margin_db, "plateau": plateau, "text": rule_text},
+        "rule": {"metric": "onset_corr+chroma_cos", "margin_onset": cfg.margin_onset,
+                 "margin_chroma": cfg.margin_chroma, "met": rule.met, "text": rule.text,
+                 "fallback": {"metric": cfg.rule_metric, "margin": cfg.margin_db, "plateau": rule.plateau}},
+        "kinds": {str(s): k for s, k in st.kinds.items()},
+        "latent_sizes": {str(s): st.per_size[str(s)]["latent"] for s in sizes},
+        "loss_choice": st.loss_choice, "eval_split": cfg.eval_split,
+        "oracle_ci95": st.oracle_ci,
+        "metrics_ci95": {str(s): {k: r.metrics[f"{k}_ci95"] for k in METRIC_INFO} for s, r in results.items()},
         "half_size": chosen // 2 if chosen // 2 in sizes else None,
         "double_size": chosen * 2 if chosen * 2 in sizes else None,
         "analysis_sizes": a_sizes, "metric_names": list(METRIC_INFO), "metric_info": METRIC_INFO,
-        "n_val_segments": len(st.plan.val_refs),
+        "n_val_segments": len(st.plan.val_refs), "n_eval_segments": len(st.plan.val_refs),
+        "n_tracks": {sp: int(len(st.fc.split_rows(sp))) for sp in ("train", "val", "test")},
         "train_check": {"segments": [r.clip_id for r in st.plan.train_check],
                         "text": "the same metrics on the first training segment of each genre "
                                 "(per_size[k].train_check_metrics, metrics.csv train_* columns)"},
