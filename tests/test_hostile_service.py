@@ -103,11 +103,9 @@ def test_indexes_with_nan_rows_or_flipped_bytes_are_refused_at_start(svc_ds, tmp
     shutil.copytree(svc_ds, ds)
     vecs = np.load(ds / "embeddings" / f"{EMB}.npy")
     idx_dir = ds / "retrieval" / "index"
-    exact = build_index("exact", vecs).save(idx_dir / f"{EMB}.exact")
-    arr = np.load(exact)
-    arr[3] = np.nan
-    with open(exact, "wb") as f:
-        np.save(f, arr)
+    bad = build_index("exact", vecs)
+    bad.vectors[3] = np.nan  # an index built from a NaN row (its checksum matches)
+    bad.save(idx_dir / f"{EMB}.exact")
     with pytest.raises(ValueError, match="NaN or infinite"):
         SearchService(ds, EMB, "exact")
     assert main(["--data", str(ds), "--embedding", EMB, "--index", "exact"]) == 2
@@ -120,6 +118,26 @@ def test_indexes_with_nan_rows_or_flipped_bytes_are_refused_at_start(svc_ds, tmp
     assert main(["--data", str(ds), "--embedding", EMB, "--index", "hnsw"]) == 2
     err = capsys.readouterr().err
     assert "unreadable" in err and err.count("\n") == 1
+
+
+def test_an_index_changed_after_it_was_built_is_refused_even_where_faiss_reads_it(svc_ds, tmp_path, capsys):
+    """Flipped bytes deep in the vectors leave a file FAISS still reads; the sidecar's SHA-256 catches them."""
+    import faiss
+
+    from train.serve import main
+
+    ds = tmp_path / "demo"
+    shutil.copytree(svc_ds, ds)
+    vecs = np.load(ds / "embeddings" / f"{EMB}.npy")
+    path = build_index("flat", vecs).save(ds / "retrieval" / "index" / f"{EMB}.flat")
+    raw = bytearray(path.read_bytes())
+    for pos in range(len(raw) - 400, len(raw) - 380):  # inside the stored vectors
+        raw[pos] ^= 0xFF
+    path.write_bytes(bytes(raw))
+    assert faiss.read_index(str(path)).ntotal == len(vecs)  # FAISS alone does not notice
+    assert main(["--data", str(ds), "--embedding", EMB, "--index", "flat"]) == 2
+    err = capsys.readouterr().err
+    assert "SHA-256" in err and err.count("\n") == 1
 
 
 @pytest.mark.parametrize("flags", [["--threads", "0"], ["--threads", "-5"], ["--port", "99999"], ["--max-k", "0"],
