@@ -1,4 +1,4 @@
-"""Take a PNG of every app page (Home and pages 1-8) into docs/screenshots/ with Playwright + /usr/bin/chromium.
+"""Take a PNG of every app page (Home and pages 1-9) into docs/screenshots/ with Playwright + /usr/bin/chromium.
 
     python scripts/screenshots.py                       # the real demo artifacts (first run builds them: 4-10 min)
     python scripts/screenshots.py --artifacts artifacts # your own artifacts folder, used as it is
@@ -7,11 +7,14 @@ By default `python -m train.demo` builds the demo artifacts into artifacts/scree
 `--demo-dir` moves it) unless a complete build is already there, so a second run starts at once. The app
 then serves a temp artifacts root that links to that dataset, so the notes and votes the script stores
 (a verdict and a note on the Listen page, a vote on the Blind page, for the Notes page) are thrown away
-afterwards; with `--artifacts` they land in that folder's notes.sqlite.
+afterwards; with `--artifacts` they land in that folder's notes.sqlite. Before the app starts, a small blind
+session (`python -m train.session create ... --name demo-session`) is planned in the notes database the app
+reads, unless one of that name is already there.
 
 Each page gets a little interaction so its shot has content: a verdict and a note (Listen), a vote (Blind),
 a track picked (Latent map), the largest latent size (Reconstructions), a text query (Text search), a test
-track's window probabilities (Genre tagger), a noisy excerpt of a track searched (Search by excerpt). A page
+track's window probabilities (Genre tagger), a noisy excerpt of a track searched (Search by excerpt), the demo
+session joined as a listener with its first query voted (Sessions: "Query 2 of 6" with its players). A page
 shorter than the viewport is cut below its content; `--only NAME ...` re-shoots a few pages.
 """
 
@@ -40,9 +43,12 @@ PAGES = [("0_home", "", "Music embedding workbench"),
          ("5_reconstructions", "Reconstructions", "Reconstructions"),
          ("6_text_search", "Text_search", "Text search"),
          ("7_genre_tagger", "Genre_tagger", "Genre tagger"),
-         ("8_search_by_excerpt", "Search_by_excerpt", "Search by excerpt")]
+         ("8_search_by_excerpt", "Search_by_excerpt", "Search by excerpt"),
+         ("9_sessions", "Sessions", "Listening sessions")]
 TEXT_QUERY = "calm acoustic guitar"
 EXCERPT_SEARCH = "energetic"
+SESSION = "demo-session"
+SESSION_QUERIES = 6
 
 
 def demo_complete(ds_dir: Path) -> bool:
@@ -64,6 +70,20 @@ def build_demo(ds_dir: Path) -> None:
     print(f"demo artifacts built in {time.time() - t0:.0f} s")
     if not demo_complete(ds_dir):
         raise SystemExit(f"python -m train.demo finished but {ds_dir} still lacks some artifacts")
+
+
+def plan_session(root: Path, ds: str) -> None:
+    """Plan the small blind session SESSION on dataset `ds` in `root`/notes.sqlite (the database the app reads)
+    with `python -m train.session create`, unless a session of that name is already stored there."""
+    from core.listening.sessions import SessionStore
+
+    db = root / "notes.sqlite"
+    if db.exists() and SESSION in SessionStore.open(db).sessions()["name"].tolist():
+        print(f"reusing the session {SESSION!r} in {db}")
+        return
+    subprocess.run([sys.executable, "-m", "train.session", "create", "--db", str(db), "--data", str(root / ds),
+                    "--name", SESSION, "--mode", "blind", "--stratified", str(SESSION_QUERIES), "--k", "3",
+                    "--seed", "0"], cwd=REPO, check=True)
 
 
 def _idle(page) -> None:
@@ -170,9 +190,27 @@ def _search_by_excerpt(page, expect) -> None:
     expect(page.get_by_role("heading", name="Top 5")).to_be_visible()
 
 
+def _sessions(page, expect) -> None:
+    page.goto(f"{page.url.split('?')[0]}?session={SESSION}")  # other sessions may be listed first (--artifacts)
+    expect(page.get_by_role("button", name="Join session")).to_be_visible()
+    _idle(page)
+    page.get_by_role("textbox", name="Your name").fill("Screenshot")
+    page.get_by_role("button", name="Join session").click()
+    at = page.get_by_text(re.compile(rf"^Query \d+ of {SESSION_QUERIES}$"))  # 1 unless resumed (--artifacts)
+    expect(at).to_be_visible()
+    expect(page.get_by_text("List B", exact=True)).to_be_visible()
+    before = at.inner_text()
+    _idle(page)  # vote on this query: the next screen shows some progress
+    page.get_by_test_id("stRadio").get_by_text("A", exact=True).click()
+    page.get_by_role("button", name="Save and next").click()
+    expect(at).not_to_have_text(before)
+    if page.get_by_text("List B", exact=True).count():  # else the listener's summary: all queries judged
+        page.wait_for_selector("audio")
+
+
 ACTIONS = {"Listen_and_compare": _listen, "Blind_mode": _blind, "Latent_map": _latent_map,
            "Reconstructions": _reconstructions, "Text_search": _text_search, "Genre_tagger": _genre_tagger,
-           "Search_by_excerpt": _search_by_excerpt}
+           "Search_by_excerpt": _search_by_excerpt, "Sessions": _sessions}
 
 
 def shoot(url: str, out_dir: Path, width: int = 1500, height: int = 1500, only: set[str] | None = None) -> list[Path]:
@@ -202,10 +240,11 @@ def shoot(url: str, out_dir: Path, width: int = 1500, height: int = 1500, only: 
                 if (el.scrollTop > 0) el.scrollTop = 0; } }""")
             time.sleep(0.3)
             target = out_dir / f"{name}.png"
-            # a short page is cut below its last element (not less than 900 px), a long one at the viewport
+            # a short page is cut below its last visible element (not less than 900 px), a long one at the viewport
             bottom = page.evaluate("""() => { const els = document.querySelectorAll(
                 '[data-testid="stMainBlockContainer"] [data-testid="stElementContainer"]');
-                return Math.max(0, ...[...els].map(e => e.getBoundingClientRect().bottom)); }""")
+                return Math.max(0, ...[...els].filter(e => e.checkVisibility())  // not inside a closed expander
+                    .map(e => e.getBoundingClientRect().bottom)); }""")
             clip_h = int(min(height, max(900, bottom + 48)))
             page.screenshot(path=str(target), clip={"x": 0, "y": 0, "width": width, "height": clip_h})
             saved.append(target)
@@ -239,6 +278,10 @@ def main(argv: list[str] | None = None) -> int:
             root = Path(tmp) / "artifacts"  # fresh notes.sqlite; the dataset itself is only linked
             root.mkdir()
             (root / ds_dir.name).symlink_to(ds_dir, target_is_directory=True)
+        if not args.only or "9_sessions" in args.only:
+            names = sorted(p.name for p in root.iterdir() if (p / "catalog.csv").is_file())  # as the app lists them
+            if names:
+                plan_session(root, names[0])
         proc, url = start_app(root, Path(tmp) / "streamlit.log")
         try:
             shoot(url, args.out, args.width, args.height, set(args.only) if args.only else None)
