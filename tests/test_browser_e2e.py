@@ -88,8 +88,11 @@ def test_listen_mark_note_and_download(running_app, tmp_path):
             for model in ("baseline", "conv_ae_z16"):
                 expect(page.get_by_role("heading", name=model, exact=True)).to_be_visible()
             expect(page.locator("audio").first).to_be_attached()
-            # mark the first recommendation of the first list as relevant
-            page.get_by_text("relevant", exact=True).first.click()
+            # mark the first recommendation of the baseline's list as relevant (in its own column)
+            heading = page.get_by_role("heading", name="baseline", exact=True)
+            other = page.get_by_role("heading", name="conv_ae_z16", exact=True)
+            column = page.locator('[data-testid="stColumn"]').filter(has=heading).filter(has_not=other).first
+            column.get_by_text("relevant", exact=True).first.click()
             expect(page.get_by_text("Saved: relevant")).to_be_visible()
             # write a note
             page.get_by_label("Your note on this query").fill("=1+1 bright synths, good match")

@@ -147,7 +147,7 @@ def test_every_csv_the_library_writes_goes_through_the_one_writer():
 
     # tables the project reads back itself (a neutralising quote would change the data)
     machine_tables = {"core/io.py", "core/audio/cache.py", "core/audio/prepare.py", "core/encoders/frames.py",
-                      "core/text/sources.py"}
+                      "core/text/sources.py", "core/latent/combine.py"}
     offenders = []
     for path in sorted((REPO / "core").rglob("*.py")):
         rel = path.relative_to(REPO).as_posix()

@@ -35,7 +35,8 @@ def demo_steps(args: argparse.Namespace) -> list[tuple[str, Callable[[], int]]]:
         ("search by excerpt", lambda: retrieval.demo_step(Path(out), args.quiet or not args.bars)),
         ("evaluate", lambda: evaluate.main(["--data", out, "--split", "all"])),
         ("latent sizes", lambda: latent_sizes.main(
-            ["--data", out, "--sizes", args.sizes, "--time-sizes", "27,216", *budget, "--no-umap", *quiet])),
+            ["--data", out, "--sizes", args.sizes, "--time-sizes", "216", "--loss", "mrmel", *budget, "--no-umap",
+             *quiet])),
         ("maps", lambda: maps.demo_step(Path(out), args.quiet or not args.bars)),
         ("text search", lambda: clap.demo_step(Path(out), args.quiet or not args.bars)),
         ("genre tagger", lambda: tagger.demo_step(Path(out), args.quiet or not args.bars)),
