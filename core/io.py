@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import datetime as _dt
+import hashlib
 import io
 import json
 import math
@@ -79,6 +80,15 @@ def to_markdown(df: pd.DataFrame) -> str:
     for _, r in df.iterrows():
         lines.append("| " + " | ".join(_cell(r[c]) for c in cols) + " |")
     return "\n".join(lines) + "\n"
+
+
+def sha256_of(path: Path | str) -> str:
+    """Hex SHA-256 of a file, read in 1-MiB blocks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def utc_now() -> str:

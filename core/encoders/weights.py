@@ -7,7 +7,6 @@ Nothing here downloads except `fetch`, which only `python -m train.weights fetch
 
 from __future__ import annotations
 
-import hashlib
 import http.client
 import os
 import re
@@ -22,7 +21,7 @@ from typing import BinaryIO
 
 import torch
 
-from core.io import umask_mode
+from core.io import sha256_of, umask_mode
 
 WEIGHTS_ENV = "WORKBENCH_WEIGHTS"
 BASE_URL_ENV = "WORKBENCH_WEIGHTS_BASE_URL"  # overrides every file's host (tests, mirrors)
@@ -152,15 +151,6 @@ def _few(keys: list[str], n: int = 8) -> str:
         return "none"
     more = f" (+{len(keys) - n} more)" if len(keys) > n else ""
     return ", ".join(keys[:n]) + more
-
-
-def sha256_of(path: Path) -> str:
-    """Hex SHA-256 of a file."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 DOWNLOAD_MARGIN = 64 * 1024  # bytes accepted past a file's listed size before a download is cut off

@@ -7,7 +7,6 @@ Every index stores L2-normalised float32 vectors and ranks by inner product (= c
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import asdict, dataclass, field
@@ -16,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from core.io import sha256_of
 from core.recommend.similarity import l2_normalise
 
 KINDS = ("exact", "flat", "hnsw", "ivf_flat", "ivf_pq")
@@ -97,7 +97,7 @@ class VectorIndex:
         """The JSON sidecar: kind, dim, ntotal, parameters and the index file's SHA-256 (checked on load, so a
         file changed or corrupted after it was written is refused even where FAISS would still read it)."""
         meta = {"kind": self.kind, "dim": self.dim, "ntotal": self.ntotal, "params": asdict(self.params),
-                "sha256": file_sha256(path)}
+                "sha256": sha256_of(path)}
         Path(f"{path}.json").write_text(json.dumps(meta, indent=2))
 
 
@@ -219,15 +219,6 @@ class FaissIndex(VectorIndex):
         return path
 
 
-def file_sha256(path: Path | str) -> str:
-    """Hex SHA-256 of a file, read in 1-MiB blocks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def empty_index(kind: str, dim: int, params: IndexParams | None = None) -> VectorIndex:
     """An empty index of one of KINDS."""
     if kind not in KINDS:
@@ -250,7 +241,7 @@ def load_index(path: Path | str, mmap: bool = True, params: IndexParams | None =
     if not path.exists() or not meta_path.exists():
         raise FileNotFoundError(f"no index at {path} (or its {meta_path.name}); build it with train.retrieval")
     meta = json.loads(meta_path.read_text())
-    if meta.get("sha256") and file_sha256(path) != meta["sha256"]:
+    if meta.get("sha256") and sha256_of(path) != meta["sha256"]:
         raise ValueError(f"{path} does not match the SHA-256 in {meta_path.name}: corrupt or changed since it "
                          "was built")
     p = params or IndexParams(**meta.get("params", {}))
