@@ -11,7 +11,8 @@ import socket
 import socketserver
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -54,10 +55,16 @@ def _serve_raw(answer: Callable[[socket.socket, dict], None]) -> tuple[_Raw, str
     return srv, f"http://127.0.0.1:{srv.server_address[1]}", stats
 
 
-def _stop(srv: _Raw, stats: dict) -> None:
-    stats["stop"].set()
-    srv.shutdown()
-    srv.server_close()
+@contextmanager
+def _raw_server(answer: Callable[[socket.socket, dict], None]) -> Iterator[tuple[str, dict]]:
+    """`_serve_raw` for the length of a `with` block: (url, stats), stopped and closed on the way out."""
+    srv, url, stats = _serve_raw(answer)
+    try:
+        yield url, stats
+    finally:
+        stats["stop"].set()
+        srv.shutdown()
+        srv.server_close()
 
 
 def _trickle(sock: socket.socket, stats: dict) -> None:
@@ -108,11 +115,8 @@ def test_fetch_never_writes_through_a_planted_symlink(weights_dir, tmp_path, cap
     victim.write_text("precious")
     os.symlink(victim, dest.with_name(f".{dest.name}.part"))
     for body, rc in ((b"tampered tags\n", 2), (wf.local(weights_dir).read_bytes(), 0)):
-        srv, url, stats = _serve_raw(_exact(body))
-        try:
+        with _raw_server(_exact(body)) as (url, stats):
             assert weights_main(["fetch", "tags_msd", "--to", str(tmp_path / "w"), "--base-url", url]) == rc
-        finally:
-            _stop(srv, stats)
         assert victim.read_text() == "precious"
     assert sha256_of(dest) == wf.sha256 and not dest.is_symlink()
     assert not [p for p in dest.parent.iterdir() if p.name.endswith(".part") and not p.is_symlink()]
@@ -121,13 +125,10 @@ def test_fetch_never_writes_through_a_planted_symlink(weights_dir, tmp_path, cap
 
 @pytest.mark.parametrize("answer", [_trickle, _trickle_head], ids=["body", "header"])
 def test_fetch_bounds_a_trickling_server_in_total_time(answer, tmp_path, capsys):
-    srv, url, stats = _serve_raw(answer)
     t0 = time.monotonic()
-    try:
+    with _raw_server(answer) as (url, stats):
         rc = weights_main(["fetch", "tags_msd", "--to", str(tmp_path), "--base-url", url, "--timeout", "2",
                            "--total-timeout", "1.5"])
-    finally:
-        _stop(srv, stats)
     assert rc == 2 and time.monotonic() - t0 < 5
     err = capsys.readouterr().err
     assert "took longer than 1.5 s" in err and err.count("\n") == 1
@@ -135,28 +136,19 @@ def test_fetch_bounds_a_trickling_server_in_total_time(answer, tmp_path, capsys)
 
 
 def test_fetch_cuts_off_an_endless_body_at_the_listed_size(tmp_path, capsys):
-    srv, url, stats = _serve_raw(_endless)
-    try:
+    with _raw_server(_endless) as (url, stats):
         assert weights_main(["fetch", "tags_msd", "--to", str(tmp_path), "--base-url", url, "--timeout", "5"]) == 2
-    finally:
-        _stop(srv, stats)
     assert "cut off" in capsys.readouterr().err
     assert stats["sent"] < 20 * 2**20  # the client stopped reading long before the server's bound
     assert not list(tmp_path.rglob("*tags*"))
-    srv, url, stats = _serve_raw(_huge_length)
-    try:
+    with _raw_server(_huge_length) as (url, stats):
         assert weights_main(["fetch", "tags_msd", "--to", str(tmp_path), "--base-url", url]) == 2
-    finally:
-        _stop(srv, stats)
     assert "announces 10000000000 bytes" in capsys.readouterr().err
 
 
 def test_fetch_garbage_answer_and_bad_urls_exit_2_with_one_line(tmp_path, capsys):
-    srv, url, stats = _serve_raw(_garbage)
-    try:
+    with _raw_server(_garbage) as (url, stats):
         assert weights_main(["fetch", "tags_msd", "--to", str(tmp_path), "--base-url", url, "--timeout", "5"]) == 2
-    finally:
-        _stop(srv, stats)
     err = capsys.readouterr().err
     assert "download of" in err and "BadStatusLine" in err and err.count("\n") == 1
     for bad in ("notaurl", "http://a b/x", "http://127.0.0.1:9/x\r\nX-Injected: 1", "ftp://example.org/x"):
