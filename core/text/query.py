@@ -51,7 +51,7 @@ class TextModel:
     bank_vectors: np.ndarray
     encoder: Any = None
     _projected: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
-    _fits: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    _bank: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict, repr=False)
 
     @property
     def audio_encoder(self) -> str:
@@ -76,10 +76,18 @@ class TextModel:
             self._projected[key] = self.projection.project(audio_embedding(Path(ds_dir), self.audio_encoder, n))
         return self._projected[key]
 
-    def scores(self, ds_dir: Path, query_vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(cosines [q, n_tracks], bank cosines [n_bank, n_tracks]) of unit query vectors on a dataset."""
-        audio = self.project(ds_dir)
-        return np.asarray(query_vectors, np.float32) @ audio.T, self.bank_vectors @ audio.T
+    def scores(self, ds_dir: Path, query_vectors: np.ndarray) -> np.ndarray:
+        """Cosines [q, n_tracks] of unit query vectors on a dataset."""
+        return np.asarray(query_vectors, np.float32) @ self.project(ds_dir).T
+
+    def bank(self, ds_dir: Path) -> tuple[np.ndarray, np.ndarray]:
+        """The reference descriptions on a dataset, computed once per dataset: (their cosines [n_bank, n_tracks],
+        their own fits to the collection, `bank_fits`)."""
+        key = str(Path(ds_dir).resolve())
+        if key not in self._bank:
+            cos = self.bank_vectors @ self.project(ds_dir).T
+            self._bank[key] = cos, bank_fits(cos, VERDICT_K)
+        return self._bank[key]
 
     def query(self, ds_dir: Path, text: str, k: int = 10, threshold: float = GOOD_MATCH,
               vector: np.ndarray | None = None) -> QueryResult:
@@ -87,8 +95,8 @@ class TextModel:
         from core.audio.cache import FeatureCache
 
         vec = vector if vector is not None else self.text_encoder().encode([text])[0]
-        scores, bank = self.scores(ds_dir, vec[None, :])
-        s = scores[0]
+        s = self.scores(ds_dir, vec[None, :])[0]
+        bank, fits = self.bank(ds_dir)
         tracks = FeatureCache.open(ds_dir).tracks.reset_index(drop=True)
         k = int(min(max(k, 1), len(s)))
         top = np.argsort(-s, kind="stable")[:k]
@@ -97,10 +105,7 @@ class TextModel:
         hits.insert(0, "rank", np.arange(1, k + 1))
         hits["cosine"] = s[top].round(4)
         hits["calibrated"] = calibrate(s[top], bank[:, top]).round(3)
-        key = str(Path(ds_dir).resolve())
-        if key not in self._fits:  # the reference descriptions' own fits to this collection, once
-            self._fits[key] = bank_fits(bank, VERDICT_K)
-        return QueryResult(text, hits.reset_index(drop=True), judge(s, bank, VERDICT_K, threshold, self._fits[key]))
+        return QueryResult(text, hits.reset_index(drop=True), judge(s, bank, VERDICT_K, threshold, fits))
 
 
 def model_hint(path: Path) -> str:

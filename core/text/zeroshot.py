@@ -103,7 +103,7 @@ def evaluate_labels(model: Any, ds_dir: Any, split: str, n_boot: int = 1000, see
     queries = QUADRANT_QUERIES if kind == "quadrant" else {
         lab: GENRE_QUERY.format(label=lab) for lab in sorted(set(labels) - {""})}
     vecs = model.text_encoder().encode(list(queries.values()))
-    scores, _ = model.scores(ds_dir, vecs)
+    scores = model.scores(ds_dir, vecs)
     out = label_queries(scores[:, mask], labels, queries, KS, n_boot, seed)
     return {"kind": kind, "split": split, **out}
 
