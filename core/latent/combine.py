@@ -19,16 +19,15 @@ from core.audio.cache import FeatureCache, load_catalog
 from core.io import write_json
 
 
-def _sources_note(dirs: list[Path]) -> list[dict[str, object]]:
+def _sources_note(fcs: dict[Path, FeatureCache]) -> list[dict[str, object]]:
     """What the combined folder was made from (folder and segment count), to reuse it when unchanged."""
-    return [{"dir": str(d.resolve()), "segments": int(len(FeatureCache.open(d).segments))} for d in dirs]
+    return [{"dir": str(d.resolve()), "segments": int(len(fc.segments))} for d, fc in fcs.items()]
 
 
-def _parts(dirs: list[Path]) -> tuple[list[pd.DataFrame], list[pd.DataFrame]]:
+def _parts(fcs: dict[Path, FeatureCache]) -> tuple[list[pd.DataFrame], list[pd.DataFrame]]:
     """Catalogs and segment tables with ids prefixed and rows/segments offset into the union."""
     cats, segs, n_rows, n_segs = [], [], 0, 0
-    for d in dirs:
-        fc = FeatureCache.open(d)
+    for d, fc in fcs.items():
         cat = load_catalog(fc.cache_dir if (fc.cache_dir / "catalog.csv").exists() else d).copy()
         prefix = f"{d.name}/"
         cat["track_id"] = prefix + cat["track_id"].astype(str)
@@ -69,30 +68,30 @@ def combine_datasets(dirs: list[Path], out: Path) -> Path:
     dirs = [Path(d) for d in dirs]
     if len(dirs) == 1:
         return dirs[0]
-    configs = {d: FeatureCache.open(d).config for d in dirs}
-    if len(set(configs.values())) != 1:
+    opened = {d: FeatureCache.open(d) for d in dirs}
+    if len({fc.config for fc in opened.values()}) != 1:
         raise ValueError("the datasets were prepared with different audio settings: "
-                         + "; ".join(f"{d}: {c}" for d, c in configs.items()))
-    note = _sources_note(dirs)
+                         + "; ".join(f"{d}: {fc.config}" for d, fc in opened.items()))
+    note = _sources_note(opened)
     cache = Path(out) / "cache"
     if (cache / "sources.json").exists() and json.loads((cache / "sources.json").read_text())[:-1] == note:
         return Path(out)
-    cats, segs = _parts(dirs)
+    cats, segs = _parts(opened)
     cache.mkdir(parents=True, exist_ok=True)
-    cfg = configs[dirs[0]]
+    cfg = opened[dirs[0]].config
     total = sum(len(s) for s in segs)
     mels = np.lib.format.open_memmap(cache / "mels.npy", mode="w+", dtype=np.float16,
                                      shape=(total, cfg.n_mels, cfg.segment_frames))
     s = 0
-    for d in dirs:
-        src = FeatureCache.open(d).mels
+    for fc in opened.values():
+        src = fc.mels
         for i in range(0, len(src), 256):
             block = np.asarray(src[i : i + 256])
             mels[s : s + len(block)] = block
             s += len(block)
     mels.flush()
     del mels
-    fcs = [FeatureCache.open(d) for d in dirs]
+    fcs = list(opened.values())
     names = fcs[0].baseline_names
     base = [fc.baseline if fc.baseline_names == names else np.zeros((len(fc.tracks), len(names)), np.float32)
             for fc in fcs]
