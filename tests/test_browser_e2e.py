@@ -88,6 +88,9 @@ def test_listen_mark_note_and_download(running_app, tmp_path):
             for model in ("baseline", "conv_ae_z16"):
                 expect(page.get_by_role("heading", name=model, exact=True)).to_be_visible()
             expect(page.locator("audio").first).to_be_attached()
+            # wait until the rerun for the new query has finished drawing (no stale list left to click)
+            page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=60_000)
+            expect(page.locator('[data-stale="true"]')).to_have_count(0)
             # mark the first recommendation of the baseline's list as relevant (in its own column)
             heading = page.get_by_role("heading", name="baseline", exact=True)
             other = page.get_by_role("heading", name="conv_ae_z16", exact=True)
