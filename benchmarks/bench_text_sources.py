@@ -26,10 +26,40 @@ SOURCE_SETS = {
 
 SETTINGS = {  # with every source: training settings, judged on the same val figures
     "lr 3e-4": {"lr": 3e-4},
+    "lr 1e-4": {"lr": 1e-4},
     "dropout 0.5": {"dropout": 0.5},
     "batch 256": {"batch_size": 256},
-    "balanced datasets": {"balance": True},
+    "every pair once per epoch": {"sampling": "pairs"},
+    "every pair, lr 3e-4": {"sampling": "pairs", "lr": 3e-4},
+    "balanced datasets": {"sampling": "datasets"},
+    "pooled val loss": {"val_per_dataset": False},
+    "defaults": {},
 }
+
+
+def dev_copy(ds: Path, n: int, out: Path, seed: int = 0) -> Path:
+    """A copy of a prepared dataset (cache, catalog, embeddings) with `n` of its train clips moved to val: a
+    bigger validation pool for choosing settings when the dataset's own val split is tiny (MusicCaps mini has 12
+    val clips). The test split is left as it is and never looked at."""
+    import shutil
+
+    import numpy as np
+    import pandas as pd
+
+    dst = out / "dev" / ds.name
+    if dst.exists():
+        shutil.rmtree(dst)
+    (dst / "cache").mkdir(parents=True)
+    for f in (ds / "cache").iterdir():
+        shutil.copy2(f, dst / "cache" / f.name)
+    shutil.copytree(ds / "embeddings", dst / "embeddings")
+    cat = pd.read_csv(ds / "cache" / "catalog.csv", dtype=str, keep_default_na=False)
+    train = np.flatnonzero(cat["split"].to_numpy() == "train")
+    moved = np.random.default_rng(seed).choice(train, size=min(n, len(train) - 2), replace=False)
+    cat.loc[moved, "split"] = "val"
+    for path in (dst / "cache" / "catalog.csv", dst / "catalog.csv"):
+        cat.to_csv(path, index=False)
+    return dst
 
 
 def val_figures(model, datasets: list[Path], n_boot: int) -> dict[str, float]:
@@ -44,6 +74,7 @@ def val_figures(model, datasets: list[Path], n_boot: int) -> dict[str, float]:
             continue
         if res["kind"] == "caption":
             out[ds.name] = (res["text_to_audio"]["R@10"]["mean"], res["chance_text_to_audio"]["R@10"])
+            out[f"{ds.name} R@1"] = (res["text_to_audio"]["R@1"]["mean"], res["chance_text_to_audio"]["R@1"])
         elif "P@10" in res["mean"]:
             out[ds.name] = (res["mean"]["P@10"]["mean"], res["mean"]["chance"])
     return out
@@ -75,18 +106,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=Path("artifacts/text_models/sweep"))
     ap.add_argument("--n-boot", type=int, default=200)
     ap.add_argument("--settings", action="store_true", help="compare training settings (all sources) instead")
+    ap.add_argument("--dev", action="append", default=[], metavar="NAME=N",
+                    help="move N train clips of the dataset NAME to val for this comparison (a bigger val pool)")
     ap.add_argument("--only", default="", help="run only the set (or setting) of this name")
     args = ap.parse_args(argv)
     enc = load_text_encoder("minilm")
+    dev = dict(item.split("=") for item in args.dev)
+    args.data = [dev_copy(d, int(dev[d.name]), args.out) if d.name in dev else d for d in args.data]
     rows = {}
     for name, cfg in configs(args.settings).items():
         if args.only and name != args.only:
             continue
         out = args.out / name.replace("+", "plus_").replace(" ", "_").replace("(", "").replace(")", "")
-        fit_projection(args.data, out, cfg, enc, progress=False, cache_dir=args.out / "text_cache")
+        fitted = fit_projection(args.data, out, cfg, enc, progress=False, cache_dir=args.out / "text_cache")
         model = load_text_model(out)
         model.encoder = enc
-        rows[name] = val_figures(model, args.data, args.n_boot)
+        rows[name] = {**val_figures(model, args.data, args.n_boot), "best_epoch": (fitted.fit.best_epoch, 0)}
         print(name, {k: f"{v[0]:.3f} (chance {v[1]:.3f})" for k, v in rows[name].items()}, flush=True)
     name = ("settings" if args.settings else "sources") + ("_" + args.only.replace(" ", "_") if args.only else "")
     (args.out / f"{name}.json").write_text(json.dumps(rows, indent=1))

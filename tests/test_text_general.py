@@ -62,6 +62,36 @@ def test_balanced_sampler_gives_every_dataset_the_same_weight():
     assert 0.45 < (drawn == "small").mean() < 0.55  # 10 % of the pairs, half of the draws
 
 
+def test_clip_sampler_draws_every_clip_once_per_epoch_with_varying_texts():
+    from core.text.general import ClipSampler
+
+    clips = np.array([0] * 10 + [1] + [2] * 3 + [3] * 2)  # a clip with 10 tag texts, one with a single caption
+    sampler = ClipSampler(clips, torch.Generator().manual_seed(0))
+    epochs = [list(sampler) for _ in range(40)]
+    assert len(sampler) == 4 and all(sorted(clips[e]) == [0, 1, 2, 3] for e in epochs)
+    assert len({e[list(clips[e]).index(0)] for e in epochs}) >= 8  # clip 0 shows many of its ten texts
+    assert len({tuple(clips[e]) for e in epochs}) > 1  # clip order changes between epochs
+    again = ClipSampler(clips, torch.Generator().manual_seed(0))
+    assert [list(again) for _ in range(40)] == epochs  # the generator makes it repeatable
+
+
+def test_val_batches_give_every_dataset_one_batch():
+    from core.text.general import per_dataset_batches
+
+    batches = per_dataset_batches(np.array(["a", "a", "b", "a", "c", "c"]))
+    assert batches == [[0, 1, 3], [2], [4, 5]]
+
+
+def test_verdict_check_line_counts_known_answer_cases():
+    from core.text.general_report import cases_line
+
+    cases = [{"dataset": "x", "present": True, "rank": r} for r in (0.9, 0.7, 0.3)] + \
+            [{"dataset": "x", "present": False, "rank": r} for r in (0.2, 0.6)]
+    line = cases_line(cases, threshold=0.5)
+    assert "**2 of 3**" in line and "**1 of 2**" in line
+    assert cases_line([]) == "No labelled val split to check the verdict on."
+
+
 # ------------------------------------------------------------------ texts
 def test_texts_from_mood_and_genre_tags():
     tags = "mood:Cheerful|mood:Fun|mood:Happy|mood:Joyous|genre:Pop/Rock|quadrant:Q1"
@@ -161,6 +191,21 @@ def test_text_model_cli_writes_model_report_and_zero_shot_figures(demo_model):
     assert len(verdicts) == 8 and all(0.0 <= v["rank"] <= 1.0 for v in verdicts)
     report = (out / "report.md").read_text()
     assert "Zero-shot protocol" in report and "chance %" in report and "Good match or not" in report
+
+
+def test_verdict_cases_query_each_label_with_and_without_its_tracks(demo_model):
+    from core.audio.cache import FeatureCache
+    from core.text.query import load_text_model
+    from core.text.zeroshot import verdict_cases
+
+    out, ds = demo_model
+    labels = FeatureCache.open(ds).tracks["genre"].astype(str)
+    cases = verdict_cases(load_text_model(out), ds, "all")
+    assert {c["label"] for c in cases} == set(labels) and len(cases) == 2 * labels.nunique()
+    for c in cases:
+        expected = len(labels) if c["present"] else int((labels != c["label"]).sum())
+        assert c["n_pool"] == expected and 0.0 <= c["rank"] <= 1.0 and c["query"] == f"{c['label']} music"
+    assert verdict_cases(load_text_model(out), ds, "val") == []  # too few val tracks to fill a top 5 twice
 
 
 def test_text_query_cli_ranks_tracks_and_says_when_nothing_fits(demo_model):

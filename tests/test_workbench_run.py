@@ -100,6 +100,7 @@ def test_six_tracks_killed_midway_resume_then_reuse_everything(tmp_path, shared_
         assert steps[name][0] == "done", (name, steps[name])
     assert steps["embed"] == ("skipped", "no --weights-dir (pretrained encoders need their weights)")
     assert steps["text search"][0] == "skipped" and "2 val and 2 test" in steps["text search"][1]
+    assert steps["general text model"][0] == "skipped" and "--weights-dir" in steps["general text model"][1]
     assert steps["latent study"][0] == "skipped" and "--latent" in steps["latent study"][1]
     assert Counter(pd.read_csv(out / "catalog.csv")["split"]) == {"train": 4, "val": 1, "test": 1}
     for f in ("metrics.json", "tagger/metrics.json", "retrieval/index", "embeddings/retrieval_mels.npy"):
@@ -112,3 +113,36 @@ def test_six_tracks_killed_midway_resume_then_reuse_everything(tmp_path, shared_
     assert r.returncode == 0
     assert {s for s, _ in outcomes(out).values()} == {"reused", "skipped"}
     assert time.monotonic() - t0 < 60
+
+
+def test_general_text_model_makes_free_text_search_work_on_a_folder(tmp_path, shared_data, demo_dir, weights_dir):
+    """With --weights-dir and --text-data (the demo corpus, whose templates are its texts), the run trains a
+    general text model beside the collection, where the app finds it, and `workbench text-query` ranks the
+    folder's tracks with a verdict."""
+    import shutil
+
+    texts = tmp_path / "artifacts" / "demo"
+    shutil.copytree(demo_dir, texts)
+    embed = [sys.executable, "-m", "train.embed", "--data", str(texts), "--encoders", "efficientat_mn04",
+             "--weights-dir", str(weights_dir), "--quiet"]
+    assert subprocess.run(embed, cwd=Path(__file__).resolve().parents[1], capture_output=True,
+                          timeout=300).returncode == 0
+    root = folder_of(tmp_path / "music", shared_data / "gtzan_mini" / "genres_original", {"rock": 3, "classical": 3})
+    out = tmp_path / "artifacts" / "six"
+    r = subprocess.run(run_cmd(root, out, "--weights-dir", str(weights_dir), "--text-data", str(texts), "--only",
+                               "prepare,embed,general text model"), cwd=tmp_path, env=env(), capture_output=True,
+                       text=True, timeout=600)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    assert outcomes(out)["general text model"][0] == "done"
+    model = tmp_path / "artifacts" / "text_models" / "six"
+    info = json.loads((model / "model.json").read_text())
+    assert [Path(d).name for d in info["datasets"]] == ["demo", "six"]
+    assert "six" in info["evaluation"] and (model / "report.md").is_file()
+    q = subprocess.run([str(WORKBENCH), "text-query", "--model", str(model), "--data", str(out), "--query",
+                        "classical music with strings", "--k", "3", "--json"], cwd=tmp_path, env=env(),
+                       capture_output=True, text=True, timeout=300)
+    assert q.returncode == 0, q.stderr[-2000:]
+    res = json.loads(q.stdout)
+    assert len(res["hits"]) == 3 and "good_match" in res["verdict"]
+    catalog = pd.read_csv(out / "catalog.csv").set_index("track_id")
+    assert catalog.loc[res["hits"][0]["track_id"], "genre"] == "classical"

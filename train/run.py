@@ -28,6 +28,12 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--captions", type=Path, help="CSV with track_id,caption for text search")
     ap.add_argument("--weights-dir", type=Path, help="pretrained encoder weights (laid out like "
                     "../shared/data/weights): adds the pretrained embeddings and autoencoders over their frames")
+    ap.add_argument("--text-data", type=Path, action="append", default=[], metavar="DIR",
+                    help="prepared dataset with captions or tags (repeatable, embedded with efficientat_mn04) that "
+                    "the general text model trains on besides this collection's own labels, so that free-text "
+                    "search works on music without captions")
+    ap.add_argument("--text-model", type=Path, metavar="DIR", help="where the general text model is written "
+                    "(default: text_models/<name of --out> beside --out, where the app finds it)")
     ap.add_argument("--engine", default="local", choices=list(ENGINES), help="where prepare and embed run")
     ap.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler address (with --engine dask)")
     ap.add_argument("--workers", type=int, help="local processes for prepare and embed (default: all cores)")
@@ -51,7 +57,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     cfg = RunConfig(root=args.root.resolve(), out=args.out.resolve(), labels=args.labels, captions=args.captions,
                     weights_dir=args.weights_dir, engine=args.engine, scheduler=args.scheduler,
-                    workers=args.workers, latent=args.latent, quiet=args.quiet, only=only)
+                    workers=args.workers, latent=args.latent, quiet=args.quiet, only=only,
+                    text_data=tuple(d.resolve() for d in args.text_data),
+                    text_model=args.text_model.resolve() if args.text_model else None)
     results = run_steps(cfg)
     print()
     print(closing_table(results, app_command(cfg.out, REPO_ARTIFACTS)))

@@ -15,7 +15,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from core.text.general import TextModelConfig
+from core.text.general import SAMPLING, TextModelConfig
 from core.text.sources import TEXT_SOURCES
 
 
@@ -40,8 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--batch-size", type=int, default=t.batch_size)
     ap.add_argument("--lr", type=float, default=t.lr)
     ap.add_argument("--dropout", type=float, default=d.dropout)
-    ap.add_argument("--balance", action="store_true",
-                    help="draw training pairs so that every dataset weighs the same per epoch")
+    ap.add_argument("--sampling", default=d.sampling, choices=list(SAMPLING),
+                    help="what one epoch draws: " + "; ".join(f"{k}: {v}" for k, v in SAMPLING.items()) +
+                    " (default %(default)s)")
     ap.add_argument("--n-boot", type=int, default=d.n_boot, help="bootstrap resamples of the evaluation")
     ap.add_argument("--seed", type=int, default=t.seed)
     ap.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -62,7 +63,7 @@ def config_from(args: argparse.Namespace) -> TextModelConfig:
         setattr(train, name, value)
     sources = tuple(s.strip() for s in args.sources.split(",") if s.strip())
     return TextModelConfig(audio_encoder=args.audio_encoder, text_encoder=args.text_encoder, sources=sources,
-                           dropout=args.dropout, n_boot=args.n_boot, balance=args.balance, train=train)
+                           dropout=args.dropout, n_boot=args.n_boot, sampling=args.sampling, train=train)
 
 
 def check_inputs(args: argparse.Namespace) -> str:

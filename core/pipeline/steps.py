@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from core.audio.catalogs import folder_audio
+from core.text.sources import DEFAULT_AUDIO_ENCODER
 
 MIN_GENRE_TRACKS = 3  # the tagger runs when at least two genres have this many tracks
 SMALL_FOLDER = 12  # fewer audio files than this are prepared in the run's own process
@@ -30,6 +31,8 @@ class RunConfig:
     scheduler: str | None = None
     workers: int | None = None
     latent: bool = False
+    text_data: tuple[Path, ...] = ()  # prepared datasets whose captions and tags train the general text model
+    text_model: Path | None = None  # where the general text model goes (default <out>/../text_models/<name>)
     quiet: bool = False
     only: tuple[str, ...] = ()  # run just these steps (the others are listed as not asked for)
 
@@ -142,6 +145,39 @@ def _clap_skip(cfg: RunConfig, facts: Facts) -> str:
     return ""
 
 
+def text_model_dir(cfg: RunConfig) -> Path:
+    """The general text model of this collection: under the artifacts folder's `text_models/`, where the app's
+    Text search page finds it."""
+    return cfg.text_model or cfg.out.parent / "text_models" / cfg.out.name
+
+
+def _own_text(cfg: RunConfig, facts: Facts) -> bool:
+    return bool(cfg.captions or (cfg.root / "captions.csv").is_file() or facts.genres)
+
+
+def _text_model(cfg: RunConfig, facts: Facts) -> list[list[str]]:
+    own = ["--data" if _own_text(cfg, facts) else "--eval-data", str(cfg.out)]
+    others = [a for d in cfg.text_data for a in ("--data", str(d))]
+    return [[*others, *own, "--out", str(text_model_dir(cfg)), "--n-boot", "200", *_quiet(cfg)]]
+
+
+def _text_model_skip(cfg: RunConfig, facts: Facts) -> str:
+    if not cfg.weights_dir:
+        return f"no --weights-dir (the general text model searches the {DEFAULT_AUDIO_ENCODER} embedding)"
+    if not cfg.text_data and not _own_text(cfg, facts):
+        return ("no text to train on: give --text-data with a prepared dataset that has captions or tags "
+                "(e.g. artifacts/musiccaps_mini), or labels/genre folders for this collection")
+    if not cfg.text_data and facts.splits["val"] < 2:
+        return f"needs at least 2 val tracks with texts to stop training (has {facts.splits['val']}); add --text-data"
+    return ""
+
+
+def _text_model_inputs(cfg: RunConfig) -> list[Path | str]:
+    own = [cfg.out / "catalog.csv", cfg.out / "embeddings" / f"{DEFAULT_AUDIO_ENCODER}.npy"]
+    return own + [p for d in cfg.text_data for p in (d / "catalog.csv", d / "embeddings" /
+                                                        f"{DEFAULT_AUDIO_ENCODER}.npy")]
+
+
 def _tagger(cfg: RunConfig, facts: Facts) -> list[list[str]]:
     b = budget(facts.n_ok)
     return [["--data", str(cfg.out), "--target", "genre", "--loss", "asl", "--epochs", b["epochs"],
@@ -189,6 +225,8 @@ STEPS: list[Step] = [
     Step("retrieval", "retrieval", _retrieval, _prepared, lambda c: [c.out / "retrieval" / "index"]),
     Step("text search", "clap", _clap, lambda c: [*_prepared(c), c.out / "embeddings" / "baseline.npy"],
          lambda c: [c.out / "clap" / "metrics.json"], _clap_skip),
+    Step("general text model", "text_model", _text_model, _text_model_inputs,
+         lambda c: [text_model_dir(c) / "model.json"], _text_model_skip),
     Step("genre tagger", "tagger", _tagger, _prepared, lambda c: [c.out / "tagger"], _tagger_skip),
     Step("latent study", "latent_sizes", _latent, _prepared, lambda c: [c.out / "recon"],
          lambda c, f: "" if c.latent else "off by default (the slow one): add --latent"),

@@ -14,6 +14,11 @@ instruments, moods and scenes, plus a few everyday non-music sounds.
   description (`GOOD_MATCH` = 0.5 of them fit worse). A query about music the collection lacks ("jazz saxophone"
   on a folder of ambient pieces) finds tracks that most reference descriptions also find, and is flagged.
 
+The threshold is fixed in advance, not fitted. How well the verdict separates is measured on known-answer
+cases from labelled val splits (`core.text.zeroshot.verdict_cases`: each label's query on the val pool, where
+the label is present, and on the same pool without that label's tracks, where it is absent) and written into
+each model's report.
+
 ```python
 cal = calibrate(scores, bank_scores)        # scores [n_tracks], bank_scores [n_bank, n_tracks]
 verdict = judge(scores, bank_scores)        # verdict.good_match, verdict.rank, verdict.message()

@@ -25,15 +25,18 @@ import pandas as pd
 
 from core.io import git_commit, utc_now, write_json
 from core.nn.loop import FitResult, TrainConfig
-from core.text.sources import TEXT_SOURCES
+from core.text.sources import DEFAULT_AUDIO_ENCODER, TEXT_SOURCES
 from core.text.table import PairTable, audio_embedding, precompute_texts
 
 RUN = "projection"
-DEFAULT_AUDIO_ENCODER = "pretrained_efficientat_mn04"
+SAMPLING = {"pairs": "every (clip, text) pair once per epoch",
+            "clips": "every clip once per epoch, with one of its texts drawn at random",
+            "datasets": "pairs drawn with replacement, every dataset equally often"}
 
 
 def _default_train() -> TrainConfig:
-    """Training defaults: batches of 128 pairs (more negatives across sources), early stopping on val loss."""
+    """Training defaults (sampling, lr and the stopping rule chosen on val figures): batches of 128 pairs (more
+    negatives across sources), Adam lr 1e-3, early stopping on the mean of each dataset's val loss."""
     return TrainConfig(run_name=RUN, max_epochs=200, patience=15, lr=1e-3, weight_decay=1e-4, batch_size=128,
                        num_threads=1, log_images_every=0, grad_clip=5.0)
 
@@ -50,7 +53,8 @@ class TextModelConfig:
     dropout: float = 0.2
     init_temperature: float = 0.07
     n_boot: int = 1000
-    balance: bool = False  # draw training pairs so that every dataset weighs the same per epoch
+    sampling: str = "clips"  # one of SAMPLING: what one training epoch draws (chosen on val)
+    val_per_dataset: bool = True  # early stopping on the mean of each dataset's val loss (one batch each)
     train: TrainConfig = field(default_factory=_default_train)
 
 
@@ -132,8 +136,50 @@ def balanced_sampler(datasets: np.ndarray, generator: Any) -> Any:
     return WeightedRandomSampler(weights, len(datasets), replacement=True, generator=generator)
 
 
-def corpus_loaders(corpus: TextCorpus, batch_size: int, seed: int, balance: bool = False) -> tuple[Any, Any]:
-    """(train, val) DataLoaders of {"x", "text", "clip", "text_id"} items (`balance`: see balanced_sampler)."""
+def per_dataset_batches(datasets: np.ndarray) -> list[list[int]]:
+    """One batch per dataset holding all its pairs, so that a mean over batches weighs every dataset the same
+    (a dataset with 4,000 tag texts does not drown one with 24 captions)."""
+    return [np.flatnonzero(datasets == d).tolist() for d in dict.fromkeys(datasets.tolist())]
+
+
+class ClipSampler:
+    """Every clip once per epoch, each time with one of its pairs (texts) drawn at random, in random order: a clip
+    with ten tag texts is then seen as often as a clip with one caption."""
+
+    def __init__(self, clips: np.ndarray, generator: Any) -> None:
+        _, self.inverse = np.unique(clips, return_inverse=True)
+        self.n_clips = int(self.inverse.max()) + 1 if len(clips) else 0
+        self.generator = generator
+
+    def __len__(self) -> int:
+        return self.n_clips
+
+    def __iter__(self) -> Any:
+        import torch
+
+        noise = torch.rand(len(self.inverse), generator=self.generator).numpy()
+        order = np.lexsort((noise, self.inverse))  # pairs grouped by clip, in random order within each clip
+        first = np.r_[0, np.flatnonzero(np.diff(self.inverse[order])) + 1]
+        picked = order[first]
+        perm = torch.randperm(len(picked), generator=self.generator).numpy()
+        return iter(picked[perm].tolist())
+
+
+def train_order(corpus: TextCorpus, sampling: str, generator: Any) -> dict[str, Any]:
+    """The DataLoader arguments that draw one epoch of training pairs the `sampling` way (see SAMPLING)."""
+    if sampling not in SAMPLING:
+        raise ValueError(f"sampling must be one of {', '.join(SAMPLING)}, got {sampling!r}")
+    if sampling == "clips":
+        return {"sampler": ClipSampler(corpus.table.row, generator)}
+    if sampling == "datasets":
+        return {"sampler": balanced_sampler(corpus.dataset, generator)}
+    return {"shuffle": True, "generator": generator}
+
+
+def corpus_loaders(corpus: TextCorpus, batch_size: int, seed: int, sampling: str = "pairs",
+                   val_per_dataset: bool = False) -> tuple[Any, Any]:
+    """(train, val) DataLoaders of {"x", "text", "clip", "text_id"} items (`sampling`: see SAMPLING;
+    `val_per_dataset`: see per_dataset_batches)."""
     import torch
     from torch.utils.data import DataLoader, TensorDataset
 
@@ -151,10 +197,12 @@ def corpus_loaders(corpus: TextCorpus, batch_size: int, seed: int, balance: bool
         raise ValueError(f"need texts in the train and val splits (have train {len(train.table)}, "
                          f"val {len(val.table)})")
     gen = torch.Generator().manual_seed(seed)
-    drop = len(train.table) % batch_size == 1
-    order = {"sampler": balanced_sampler(train.dataset, gen)} if balance else {"shuffle": True, "generator": gen}
+    order = train_order(train, sampling, gen)
+    drop = len(order.get("sampler", train.table.row)) % batch_size == 1
+    val_batches = ({"batch_sampler": per_dataset_batches(val.dataset)} if val_per_dataset else
+                   {"batch_size": batch_size, "shuffle": False})
     return (DataLoader(dataset(train), batch_size, drop_last=drop, collate_fn=collate, **order),
-            DataLoader(dataset(val), batch_size, shuffle=False, collate_fn=collate))
+            DataLoader(dataset(val), collate_fn=collate, **val_batches))
 
 
 def new_projection(cfg: TextModelConfig, corpus: TextCorpus) -> Any:
@@ -199,7 +247,8 @@ def fit_projection(datasets: list[Path], out: Path, cfg: TextModelConfig, encode
     check_embeddings([Path(d) for d in datasets], cfg.audio_encoder)  # before the (slow) text encoder loads
     enc = encoder or load_text_encoder(cfg.text_encoder)
     corpus = build_corpus([Path(d) for d in datasets], cfg, enc, cache_dir or out / "text_cache", progress)
-    train_loader, val_loader = corpus_loaders(corpus, cfg.train.batch_size, cfg.train.seed, cfg.balance)
+    train_loader, val_loader = corpus_loaders(corpus, cfg.train.batch_size, cfg.train.seed, cfg.sampling,
+                                              cfg.val_per_dataset)
     seed_everything(cfg.train.seed)
     model = new_projection(cfg, corpus)
     tcfg = TrainConfig(**{**cfg.train.__dict__, "run_name": RUN, "out_dir": out, "progress": progress})

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from core.text.calibrate import GOOD_MATCH
 from core.text.report import fmt
 
 PROTOCOL = (
@@ -45,12 +46,26 @@ def _section(name: str, split: str, res: dict[str, Any]) -> list[str]:
             *_label_rows(res), ""]
 
 
-def verdict_lines(ev: dict[str, Any]) -> list[str]:
-    """The report's table of good-match verdicts per dataset and query."""
+def cases_line(cases: list[dict[str, Any]], threshold: float = GOOD_MATCH) -> str:
+    """How well the verdict separates known-answer val cases (label present vs removed from the pool)."""
+    present = [c for c in cases if c["present"]]
+    absent = [c for c in cases if not c["present"]]
+    if not present or not absent:
+        return "No labelled val split to check the verdict on."
+    passed = sum(c["rank"] >= threshold for c in present)
+    flagged = sum(c["rank"] < threshold for c in absent)
+    return (f"Known-answer check on the val pools of {', '.join(sorted({c['dataset'] for c in cases}))}: each "
+            f"label's query passes on the pool with its tracks in **{passed} of {len(present)}** cases and is "
+            f"flagged on the same pool without them in **{flagged} of {len(absent)}** (neighbouring labels stay in "
+            "the pool, so a pass there is not always wrong).")
+
+
+def verdict_lines(ev: dict[str, Any], cases: list[dict[str, Any]] | None = None) -> list[str]:
+    """The report's table of good-match verdicts per dataset and query, after the known-answer check."""
     lines = ["## Good match or not", "",
              "Verdict of each query on the whole collection: *rank* = share of the reference descriptions (bank.npz) "
-             "that the collection fits worse than the query (good match from 50 %), *fit* = mean calibrated "
-             "score of the query's top 5 tracks.", "",
+             f"that the collection fits worse than the query (good match from {GOOD_MATCH * 100:.0f} %), *fit* = "
+             "mean calibrated score of the query's top 5 tracks.", "", cases_line(cases or []), "",
              "| dataset | query | verdict | rank % | fit % | best cosine |", "|---|---|---|---|---|---|"]
     for name, res in ev.items():
         lines += [f"| {name} | “{v['query']}” | {'good match' if v['good_match'] else '**no good match**'} | "
@@ -82,7 +97,7 @@ def write_text_model_report(out: Path, info: dict[str, Any]) -> Path:
         for split in ("test", "all", "val"):
             if split in res:
                 lines += _section(name, split, res[split])
-    lines += verdict_lines(ev)
+    lines += verdict_lines(ev, info.get("verdict_cases"))
     path = Path(out) / "report.md"
     path.write_text("\n".join(lines) + "\n")
     return path

@@ -44,11 +44,13 @@ def train_text_model(datasets: list[Path], out: Path, cfg: TextModelConfig, eval
                      progress: bool = True) -> dict[str, Any]:
     """Train the projection, evaluate it zero-shot, write model.json (with `evaluation`) and report.md."""
     from core.text.general_report import write_text_model_report
+    from core.text.zeroshot import verdict_cases
 
     datasets = [Path(d) for d in datasets]
     result = fit_projection(datasets, out, cfg, progress=progress)
     model = load_text_model(out)
     info = dict(result.info)
+    info["verdict_cases"] = [c for ds in datasets for c in verdict_cases(model, ds, "val")]
     info["evaluation"] = evaluate_everywhere(model, datasets, [Path(d) for d in eval_datasets or []], cfg.n_boot,
                                              cfg.train.seed)
     write_json(Path(out) / "model.json", info)

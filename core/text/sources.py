@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 
+DEFAULT_AUDIO_ENCODER = "pretrained_efficientat_mn04"  # the embedding the general text model searches
 TEXT_SOURCES = ("caption", "aspects", "moods", "genre", "mood_genre", "template")
 MOOD_TEMPLATES = ("a {moods} song", "{moods} music", "music that sounds {moods}")
 GENRE_TEMPLATES = ("a {genre} song", "{genre} music")

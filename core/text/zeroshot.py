@@ -12,6 +12,7 @@ the pool; the mean over queries is bootstrapped on the same resamples.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -100,8 +101,7 @@ def evaluate_labels(model: Any, ds_dir: Any, split: str, n_boot: int = 1000, see
     mask = split_mask(tracks, split)
     labels = tracks["genre"].astype(str).to_numpy()[mask]
     kind = dataset_kind(tracks)
-    queries = QUADRANT_QUERIES if kind == "quadrant" else {
-        lab: GENRE_QUERY.format(label=lab) for lab in sorted(set(labels) - {""})}
+    queries = label_queries_of(tracks, labels)
     vecs = model.text_encoder().encode(list(queries.values()))
     scores = model.scores(ds_dir, vecs)
     out = label_queries(scores[:, mask], labels, queries, KS, n_boot, seed)
@@ -135,6 +135,39 @@ def evaluate_dataset(model: Any, ds_dir: Any, split: str, n_boot: int = 1000, se
     if kind == "caption":
         return evaluate_captions(model, ds_dir, split, n_boot, seed)
     return evaluate_labels(model, ds_dir, split, n_boot, seed)
+
+
+def label_queries_of(tracks: Any, labels: np.ndarray) -> dict[str, str]:
+    """The query of each label: the quadrant sentences on emotion4q-style data, "<label> music" otherwise."""
+    if dataset_kind(tracks) == "quadrant":
+        return dict(QUADRANT_QUERIES)
+    return {lab: GENRE_QUERY.format(label=lab) for lab in sorted(set(labels) - {""})}
+
+
+def verdict_cases(model: Any, ds_dir: Any, split: str = "val", min_tracks: int = 2) -> list[dict[str, Any]]:
+    """Known-answer cases for the good-match verdict on one labelled split: each label's query on the split's
+    pool (label present: should pass) and on the pool without that label's tracks (absent: should be flagged).
+    Labels with fewer than `min_tracks` tracks in the pool are left out; [] for an unlabelled dataset."""
+    from core.audio.cache import FeatureCache
+    from core.text.calibrate import VERDICT_K, judge
+
+    tracks = FeatureCache.open(ds_dir).tracks.reset_index(drop=True)
+    mask = split_mask(tracks, split)
+    labels = tracks["genre"].astype(str).to_numpy()
+    if dataset_kind(tracks) == "caption" or mask.sum() < 2 * VERDICT_K:
+        return []
+    queries = label_queries_of(tracks, labels[mask])
+    scores = model.scores(ds_dir, model.text_encoder().encode(list(queries.values())))
+    bank = model.bank_vectors @ model.project(ds_dir).T
+    cases = []
+    for i, (lab, text) in enumerate(queries.items()):
+        if (labels[mask] == lab).sum() < min_tracks:
+            continue
+        for present, pool in ((True, mask), (False, mask & (labels != lab))):
+            v = judge(scores[i, pool], bank[:, pool], VERDICT_K)
+            cases.append({"dataset": Path(ds_dir).name, "label": lab, "query": text, "present": present,
+                          "rank": v.rank, "n_pool": int(pool.sum())})
+    return cases
 
 
 def verdict_check(model: Any, ds_dir: Any) -> list[dict[str, Any]]:
