@@ -108,7 +108,7 @@ class StudyConfig:
     n_interp_steps: int = 6
     n_samples: int = 4
     n_neighbours: int = 5
-    max_eval_segments: int | None = 64  # held-out segments measured per size (evenly spaced); None: all
+    max_eval_segments: int | None = 64  # test (and validation) segments measured per size, evenly spaced; None: all
     loss_eval_segments: int = 24  # validation segments that decide the loss
 
 
