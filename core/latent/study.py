@@ -225,8 +225,8 @@ def select_size(select_table: dict[int, dict[str, float]], select_oracle: dict[s
     if n_select >= low and select_table:
         rule = choose_structure_size(select_table, select_oracle, *args, on=f"{cfg.select_split}-segment")
         return Selection(rule, cfg.select_split, False, n_select,
-                         f"chosen on {n_select} {cfg.select_split} segments (tracks and artists not used in "
-                         f"training); {figures}")
+                         f"chosen on {n_select} {cfg.select_split} segments (tracks the models were not trained "
+                         f"on); {figures}")
     rule = choose_structure_size(eval_table, eval_oracle, *args, on=f"{cfg.eval_split}-segment")
     return Selection(rule, f"{cfg.eval_split} (too few {cfg.select_split} segments: {n_select} < {low})", True,
                      n_eval, f"chosen on the same {n_eval} {cfg.eval_split} segments the figures are measured on, "
