@@ -49,8 +49,16 @@ def spectrogram(png, audio, key: str) -> None:
 
 
 if study.chosen is not None:
-    st.markdown(f"Sizes studied: {', '.join(map(study.size_label, study.sizes))} — **chosen size: {study.chosen}**. "
-                f"{study.rule}")
+    sel = study.selection
+    where = ("chosen on validation segments, figures on test segments" if sel is not None and not sel.fallback
+             else "chosen on the test segments its figures are measured on")
+    st.markdown(f"Sizes studied: {', '.join(map(study.size_label, study.sizes))} — **chosen size: {study.chosen}** "
+                f"({where}). {study.rule}")
+    if sel is None:
+        st.warning("This study chose its size on the same test segments its figures are measured on; run "
+                   "`train.latent_sizes` again to choose on validation segments.")
+    elif sel.fallback:
+        st.warning(f"Selected on {aw.esc(sel.selected_on)}: {aw.esc(sel.text)}.")
     if study.rule_met is False:
         st.warning("No size kept rhythm and harmony within the stated margins of the oracle; the chosen size comes "
                    "from the fallback rule.")
@@ -103,7 +111,7 @@ def metric_figure(table: pd.DataFrame, metric: str):
         table = table.assign(kind=[kinds.get(int(z), "") for z in table["size"]])
     fig = px.line(table, x="size", y=metric, markers=True, log_x=True, error_y="ci95",
                   color="kind" if kinds is not None else None,
-                  title=f"{metric} vs latent size (mean over held-out clips, 95 % CI)", labels={metric: label})
+                  title=f"{metric} vs latent size (mean over test segments, 95 % CI)", labels={metric: label})
     if metric in study.oracle:
         o_ci = study.ci95.get("oracle", {}).get(metric)
         fig.add_hline(y=study.oracle[metric], line_dash="dash", annotation_text="oracle (Griffin-Lim only)"
@@ -133,6 +141,11 @@ with tab_metrics:
         if study.metric_info.get(metric, {}).get("desc"):
             st.caption(study.metric_info[metric]["desc"])
         st.dataframe(table, hide_index=True)
+        st.caption("Every figure here is measured on the test segments.")
+        if study.selection is not None and len(study.selection.table):
+            with st.expander("Validation table (what the size rule read)"):
+                st.caption(aw.esc(study.selection.text))
+                st.dataframe(study.selection.table, hide_index=True)
         if len(study.sizes_table):
             st.markdown("**Latent sizes** (floats per segment and the bit rate they imply, to read beside audio "
                         "codecs)")

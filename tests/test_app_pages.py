@@ -197,6 +197,9 @@ def test_reconstructions_page_and_upload_checks(art, tmp_path):
     # original/oracle/recon + 3 interpolation steps + the MUSHRA trial's open reference and its 5 samples
     assert len(at.get("audio")) == 3 + 3 + 1 + 5
     assert "chosen size: 32" in texts(at)
+    assert "chosen on validation segments, figures on test segments" in texts(at)
+    val = next(d.value for d in at.dataframe if "size" in d.value and "oracle" in set(d.value["size"].astype(str)))
+    assert list(val["size"]) == ["8", "32", "oracle"] and val["lsd_db"].iloc[0] == pytest.approx(5.2 + 40 / 8)
     at.select_slider(key="recon_size").set_value(8).run()
     assert "Reconstruction, z = 8" in texts(at)
     # a real audio file is accepted; without a trained study model the reason is shown, not a traceback

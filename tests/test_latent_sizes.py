@@ -21,6 +21,7 @@ from core.latent.study import (
     UnsupportedAudioFormat,
     analysis_sizes_for,
     choose_size,
+    choose_structure_size,
     encode_and_reconstruct,
     run_study,
 )
@@ -69,6 +70,9 @@ def test_sweep_writes_the_files_the_app_reads(study) -> None:
     assert choice["loss"] in ("mse", "mrmel") and choice["size"] == 27
     assert set(choice["scores"]) == {"mse", "mrmel"}
     assert on_disk["rule"]["met"] in (True, False) and "chroma cosine" in on_disk["rule"]["text"]
+    fc = FeatureCache.open(ds)
+    split_of = dict(zip(fc.segments["segment"], fc.tracks["split"].to_numpy()[fc.segment_rows]))
+    assert {split_of[seg] for seg in choice["segments"]} == {"val"} and choice["split"] == "val"
     for name in ("onset_corr", "chroma_cos", "mel_distance"):
         assert name in on_disk["metric_names"] and np.isfinite(on_disk["oracle_ci95"][name])
         assert all(np.isfinite(on_disk["metrics_ci95"][str(s)][name]) for s in ALL_SIZES)
@@ -109,6 +113,68 @@ def test_sweep_writes_the_files_the_app_reads(study) -> None:
     runs = pd.read_csv(ds / "experiments.csv")
     trial_runs = {"recon_time_conv_z27_loss_mse", "recon_time_conv_z27_loss_mrmel"}
     assert {"recon_conv2d_z4"} | trial_runs <= set(runs["run_name"])
+
+
+def test_size_is_chosen_on_validation_and_reported_on_test(study) -> None:
+    """The rule reads the validation table (its own oracle); metrics.csv and the headline are the test figures."""
+    ds, _, _ = study
+    recon = ds / "recon"
+    index = json.loads((recon / "index.json").read_text())
+    sel = index["selection"]
+    assert index["selected_on"] == index["rule"]["selected_on"] == sel["selected_on"] == "val"
+    assert not sel["fallback"] and sel["n_select_segments"] == index["n_val_segments"] == 4
+    assert index["n_eval_segments"] == 4 and "chosen on 4 val segments" in sel["text"]
+    val_table = {int(s): m for s, m in sel["metrics"].items()}
+    assert set(val_table) == set(ALL_SIZES) and np.isfinite(sel["oracle"]["onset_corr"])
+    rule = choose_structure_size(val_table, sel["oracle"], index["rule"]["margin_onset"],
+                                 index["rule"]["margin_chroma"])
+    assert index["chosen_size"] == rule.chosen
+    assert "val-segment" in index["rule"]["text"]
+    assert val_table != {int(s): m for s, m in index["metrics"].items()}  # two tables, measured apart
+    test_rows = pd.read_csv(recon / "metrics.csv").set_index("size")
+    val_rows = pd.read_csv(recon / index["files"]["metrics_val_csv"]).set_index("size")
+    assert {"4", "27", "oracle"} == set(val_rows.index.astype(str)) == set(test_rows.index.astype(str))
+    chosen = str(index["chosen_size"])
+    assert test_rows.loc[chosen, "lsd_db"] == pytest.approx(index["in_dataset_mean_at_chosen"]["lsd_db"])
+    assert val_rows.loc[chosen, "lsd_db"] == pytest.approx(val_table[int(chosen)]["lsd_db"])
+
+
+def test_too_few_validation_segments_are_flagged_by_the_command(study, tmp_path: Path, monkeypatch) -> None:
+    """With one validation track left the command still runs (reusing the checkpoints), chooses on test and
+    says so: on stderr, in index.json and on the page."""
+    import subprocess
+    import sys
+
+    ds, _, _ = study
+    copy = tmp_path / "few_val"
+    shutil.copytree(ds, copy, ignore=shutil.ignore_patterns("recon", "runs"))
+    for cat_path in (copy / "catalog.csv", copy / "cache" / "catalog.csv"):
+        cat = pd.read_csv(cat_path, dtype={"track_id": str}, keep_default_na=False)
+        val = cat.index[cat["split"] == "val"]
+        cat.loc[val[1:], "split"] = "train"  # one val track (2 segments) left
+        cat.to_csv(cat_path, index=False)
+    repo = Path(__file__).resolve().parents[1]
+    proc = subprocess.run([sys.executable, "-m", "train.latent_sizes", "--data", str(copy), "--sizes", "4",
+                           "--no-time", "--loss", "mse", "--eval-segments", "4", "--gl-iter", "2", "--clips", "1",
+                           "--no-umap", "--quiet"], cwd=repo, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "warning: the size was selected on test (too few val segments: 2 < 4)" in proc.stderr
+    index = json.loads((copy / "recon" / "index.json").read_text())
+    assert index["selected_on"] == "test (too few val segments: 2 < 4)" and index["selection"]["fallback"]
+    assert index["selection"]["metrics"] == {} and "metrics_val_csv" not in index["files"]
+    assert "not independent of the figures" in proc.stdout
+    from streamlit.testing.v1 import AppTest
+
+    from ui.data import ENV_VAR
+
+    monkeypatch.setenv(ENV_VAR, str(tmp_path))
+    at = AppTest.from_file(str(repo / "pages" / "5_Reconstructions.py"), default_timeout=120)
+    at.session_state["listener_name"] = "tester"
+    at.session_state["dataset"] = copy.name
+    at.run()
+    assert not at.exception
+    assert any("Selected on test (too few val segments: 2 < 4)" in w.value.replace("\\", "") for w in at.warning)
 
 
 def test_new_music_short_and_silent_clips(study) -> None:
@@ -203,6 +269,8 @@ def test_reconstructions_page_shows_the_study(study, monkeypatch) -> None:
     text = "\n".join(str(m.value) for m in at.markdown)
     assert "27 (T x C 27x1)" in text and "4 (one vector)" in text
     assert f"chosen size: {index['chosen_size']}" in text
+    assert "chosen on validation segments, figures on test segments" in text
+    assert not [w for w in at.warning if "Selected on" in w.value or "same test segments" in w.value]
     sizes = next(d.value for d in at.dataframe if "kbit/s (float16)" in d.value.columns)
     assert list(sizes["floats per segment"]) == [4, 27] and list(sizes["shape"]) == ["4", "27x1"]
     assert {"onset_corr", "chroma_cos", "mel_distance"} <= set(at.selectbox(key="recon_metric").options)

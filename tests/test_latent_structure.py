@@ -14,7 +14,7 @@ from core.latent.losses import recon_loss
 from core.latent.model import build_recon_model
 from core.latent.sizes import latent_size
 from core.latent.structure import chroma_cosine, mel_distance, onset_correlation
-from core.latent.study import StudyConfig, choose_structure_size, size_kinds
+from core.latent.study import StudyConfig, choose_structure_size, min_select_segments, select_size, size_kinds
 from core.latent.timeae import valid_time_sizes
 
 CFG = DEFAULT_AUDIO
@@ -125,6 +125,34 @@ def test_structure_rule_on_a_synthetic_table() -> None:
     assert choose_structure_size(table, oracle, 0.03, 0.05).chosen == 432
     none = choose_structure_size(table, oracle, 0.01, 0.001, fallback_margin=1.5)
     assert not none.met and none.chosen == 108 and "no size met it" in none.text
+
+
+ORACLE = {"onset_corr": 0.9, "chroma_cos": 0.95, "lsd_db": 6.0}
+VAL = {27: {"onset_corr": 0.70, "chroma_cos": 0.93, "lsd_db": 9.0},  # rhythm short on validation
+       108: {"onset_corr": 0.85, "chroma_cos": 0.92, "lsd_db": 8.0},
+       432: {"onset_corr": 0.88, "chroma_cos": 0.94, "lsd_db": 7.0}}
+TEST = {27: {"onset_corr": 0.84, "chroma_cos": 0.93, "lsd_db": 8.5},  # ... but within the margin on test
+        108: {"onset_corr": 0.86, "chroma_cos": 0.92, "lsd_db": 8.0},
+        432: {"onset_corr": 0.87, "chroma_cos": 0.94, "lsd_db": 7.2}}
+
+
+def test_size_rule_reads_the_validation_table_when_it_disagrees_with_test() -> None:
+    assert choose_structure_size(TEST, ORACLE).chosen == 27  # what choosing on test would give
+    sel = select_size(VAL, ORACLE, 32, TEST, ORACLE, 40, StudyConfig(max_eval_segments=64))
+    assert (sel.rule.chosen, sel.selected_on, sel.fallback, sel.n_segments) == (108, "val", False, 32)
+    assert sel.rule.met and "val-segment onset-envelope correlation" in sel.rule.text
+    assert "chosen on 32 val segments" in sel.text and "measured on 40 test segments" in sel.text
+
+
+def test_too_few_validation_segments_fall_back_to_test_and_say_so() -> None:
+    cfg = StudyConfig(max_eval_segments=64, min_select_segments=8)
+    assert min_select_segments(cfg) == 8
+    assert min_select_segments(StudyConfig(max_eval_segments=4, min_select_segments=8)) == 4
+    sel = select_size(VAL, ORACLE, 3, TEST, ORACLE, 40, cfg)
+    assert sel.fallback and sel.rule.chosen == 27 and sel.n_segments == 40
+    assert sel.selected_on == "test (too few val segments: 3 < 8)"
+    assert "not independent of the figures" in sel.text and "test-segment" in sel.rule.text
+    assert select_size({}, {}, 0, TEST, ORACLE, 40, cfg).selected_on.startswith("test (too few")
 
 
 def test_union_of_datasets_is_artist_disjoint() -> None:

@@ -5,6 +5,7 @@ reconstruct audio, measure spectrum and structure (rhythm, harmony), choose a si
         --out artifacts/gtzan_emotion --sizes 8,64 --time-sizes 27,108,432,1728 \\
         --new-music ../shared/data/new_music
 
+The size rule reads the validation segments; every reported figure is measured on the test segments.
 Several --data folders are combined into --out (each keeps its own artist-disjoint split). Writes
 `<out>/recon/` (index.json describes every file) plus checkpoints, TensorBoard runs and experiments
 rows under `<out>/`.
@@ -56,7 +57,8 @@ def build_parser(d: StudyConfig | None = None) -> argparse.ArgumentParser:
                     help="training loss; auto: mse and mrmel both tried, the better on validation kept")
     ap.add_argument("--samples-per-epoch", type=int, default=d.samples_per_epoch, help="5-s crops per epoch")
     ap.add_argument("--eval-segments", type=int, default=d.max_eval_segments,
-                    help="held-out test segments measured per size (evenly spaced)")
+                    help="test segments (every figure) and validation segments (the size rule) measured per size "
+                    "(evenly spaced)")
     ap.add_argument("--model", default=d.model, help="one-vector autoencoder name (core.recommend.autoencoders)")
     ap.add_argument("--epochs", type=int, default=d.train.max_epochs, help="max epochs per size")
     ap.add_argument("--patience", type=int, default=d.train.patience, help="early-stopping patience")
@@ -123,7 +125,11 @@ def main(argv: list[str] | None = None) -> int:
     except (LatentSizeMismatch, UnreadableCheckpoint, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(f"chosen latent size: {result.chosen_size} ({result.rule_text})")
+    sel = result.index["selection"]
+    print(f"chosen latent size: {result.chosen_size}, {sel['text']} ({result.rule_text})")
+    if sel["fallback"]:
+        print(f"warning: the size was selected on {result.selected_on}", file=sys.stderr)
+    print(f"on {sel['n_eval_segments']} {sel['eval_split']} segments (mean):")
     lat = result.index["latent_sizes"]
     for s in result.sizes:
         m = result.metrics[s]

@@ -26,6 +26,30 @@ class ReconClip:
 
 
 @dataclass
+class Selection:
+    """Which segments chose the size (`selected_on`: "val", or the test split with the reason on a fallback),
+    the words for it, and the table the rule read (one row per size, then the oracle)."""
+
+    selected_on: str
+    fallback: bool
+    text: str
+    table: pd.DataFrame
+
+
+def parse_selection(index: dict[str, Any]) -> Selection | None:
+    """The index's `selection` block, or None when the study predates it."""
+    sel = index.get("selection")
+    if not isinstance(sel, dict) or not sel.get("selected_on"):
+        return None
+    rows = [{"size": str(z), **{k: v for k, v in (m or {}).items() if isinstance(v, (int, float))}}
+            for z, m in sorted((sel.get("metrics") or {}).items(), key=lambda kv: int(kv[0]))]
+    if rows and isinstance(sel.get("oracle"), dict):
+        rows.append({"size": "oracle", **sel["oracle"]})
+    return Selection(str(sel["selected_on"]), bool(sel.get("fallback")), str(sel.get("text", "")),
+                     pd.DataFrame(rows))
+
+
+@dataclass
 class ReconStudy:
     """What recon/index.json (schema recon-study/1, written by core.latent.study) describes."""
 
@@ -41,6 +65,7 @@ class ReconStudy:
     ci95: dict[str, dict[str, float]] = field(default_factory=dict)  # str(size) or "oracle" -> metric -> half-width
     rule_met: bool | None = None  # None: an older study without the structure rule
     loss: str = ""  # which training loss won and how it was chosen
+    selection: Selection | None = None  # None: an older study that chose on its test segments
 
     def size_label(self, size: int) -> str:
         """'432 (T x C 27x16)' or '8 (one vector)' when the study says the kind; else the number."""
@@ -132,7 +157,8 @@ def parse_recon_index(folder: Path, index: dict[str, Any]) -> ReconStudy:
     met = rule.get("met") if isinstance(rule, dict) else None
     return ReconStudy(sizes, index.get("chosen_size"), clips, table, dict(index.get("oracle") or {}),
                       dict(index.get("metric_info") or {}), str(rule.get("text", "")) if isinstance(rule, dict)
-                      else str(rule), extras, sizes_frame(index), ci95, met if isinstance(met, bool) else None, loss)
+                      else str(rule), extras, sizes_frame(index), ci95, met if isinstance(met, bool) else None, loss,
+                      parse_selection(index))
 
 
 def load_recon_study(ds_dir: Path) -> ReconStudy | None:

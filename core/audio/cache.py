@@ -17,6 +17,8 @@ import socket
 import tempfile
 import time
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from functools import cached_property
 from pathlib import Path
@@ -103,21 +105,31 @@ def merge_parts(ds_dir: Path, catalog: pd.DataFrame, cfg: AudioConfig, baseline_
         n_ok += 1
         n_segments += len(starts)
     catalog["row"] = rows
-    final = ds_dir / "cache"
+    with cache_built_aside(ds_dir) as tmp:
+        _write_cache(tmp, catalog, rows, plan, n_segments, n_ok, cfg, baseline_names)
+    return catalog
+
+
+@contextmanager
+def cache_built_aside(ds_dir: Path) -> Iterator[Path]:
+    """A fresh folder beside `<ds>/cache` to write a whole cache into, swapped in as `cache/` when the block
+    ends, so a reader never sees a half cache. When the block raises (or is interrupted) the folder is removed
+    and the old cache stays as it was; a killed process's folder is removed by the next call."""
+    ds_dir = Path(ds_dir)
+    ds_dir.mkdir(parents=True, exist_ok=True)
     clean_stale_merges(ds_dir)
     tmp = new_merge_folder(ds_dir)
     try:
-        _write_cache(tmp, catalog, rows, plan, n_segments, n_ok, cfg, baseline_names)
+        yield tmp
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)  # an interrupted merge leaves the old cache as it was
+        shutil.rmtree(tmp, ignore_errors=True)
         raise
-    old = ds_dir / ".cache-old"
+    final, old = ds_dir / "cache", ds_dir / ".cache-old"
     shutil.rmtree(old, ignore_errors=True)
     if final.exists():
         final.rename(old)
     tmp.rename(final)
     shutil.rmtree(old, ignore_errors=True)
-    return catalog
 
 
 def _host_tag() -> str:

@@ -4,7 +4,7 @@ Each source keeps its own train/val/test split, except that the union is made ar
 artist found in more than one split (within a source, or shared by two sources) has all its tracks
 moved to the split holding most of them (ties: train, then val). Track ids get the source's folder
 name as a prefix so they cannot collide, and a `dataset` column says where each track came from.
-The audio settings of all sources must match.
+The audio settings of all sources must match. The new folder is built beside the old one and swapped in.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from core.audio.cache import FeatureCache, load_catalog
-from core.io import write_json
+from core.audio.cache import FeatureCache, cache_built_aside, load_catalog
+from core.io import atomic_write_text, write_json
 
 
 def _sources_note(fcs: dict[Path, FeatureCache]) -> list[dict[str, object]]:
@@ -64,7 +64,11 @@ def artist_disjoint(catalog: pd.DataFrame) -> tuple[pd.DataFrame, int]:
 
 
 def combine_datasets(dirs: list[Path], out: Path) -> Path:
-    """Write `out` as a prepared dataset holding every segment of `dirs` (one dir: returned as is)."""
+    """Write `out` as a prepared dataset holding every segment of `dirs` (one dir: returned as is).
+
+    The new cache is written in a folder beside `out/cache` and swapped in at the end (as train.prepare's
+    merge does), so a reader never sees a half-written folder and a failed or killed run leaves the previous
+    combined dataset as it was."""
     dirs = [Path(d) for d in dirs]
     if len(dirs) == 1:
         return dirs[0]
@@ -73,17 +77,26 @@ def combine_datasets(dirs: list[Path], out: Path) -> Path:
         raise ValueError("the datasets were prepared with different audio settings: "
                          + "; ".join(f"{d}: {fc.config}" for d, fc in opened.items()))
     note = _sources_note(opened)
-    cache = Path(out) / "cache"
-    if (cache / "sources.json").exists() and json.loads((cache / "sources.json").read_text())[:-1] == note:
-        return Path(out)
+    out = Path(out)
+    sources = out / "cache" / "sources.json"
+    if sources.exists() and json.loads(sources.read_text())[:-1] == note:
+        return out
+    with cache_built_aside(out) as tmp:
+        catalog = _write_union(tmp, opened, note)
+    atomic_write_text(out / "catalog.csv", catalog.to_csv(index=False))
+    return out
+
+
+def _write_union(cache: Path, opened: dict[Path, FeatureCache], note: list[dict[str, object]]) -> pd.DataFrame:
+    """Write the union's mels, baseline, config, segments, artist-disjoint catalog and sources note into the
+    (new) cache folder `cache`; returns the catalog."""
     cats, segs = _parts(opened)
-    cache.mkdir(parents=True, exist_ok=True)
-    cfg = opened[dirs[0]].config
-    total = sum(len(s) for s in segs)
+    fcs = list(opened.values())
+    cfg = fcs[0].config
     mels = np.lib.format.open_memmap(cache / "mels.npy", mode="w+", dtype=np.float16,
-                                     shape=(total, cfg.n_mels, cfg.segment_frames))
+                                     shape=(sum(len(s) for s in segs), cfg.n_mels, cfg.segment_frames))
     s = 0
-    for fc in opened.values():
+    for fc in fcs:
         src = fc.mels
         for i in range(0, len(src), 256):
             block = np.asarray(src[i : i + 256])
@@ -91,7 +104,6 @@ def combine_datasets(dirs: list[Path], out: Path) -> Path:
             s += len(block)
     mels.flush()
     del mels
-    fcs = list(opened.values())
     names = fcs[0].baseline_names
     base = [fc.baseline if fc.baseline_names == names else np.zeros((len(fc.tracks), len(names)), np.float32)
             for fc in fcs]
@@ -100,8 +112,6 @@ def combine_datasets(dirs: list[Path], out: Path) -> Path:
     (cache / "config.json").write_text((fcs[0].cache_dir / "config.json").read_text())
     pd.concat(segs, ignore_index=True).to_csv(cache / "segments.csv", index=False)
     catalog, moved = artist_disjoint(pd.concat(cats, ignore_index=True))
-    note.append({"moved_for_artist_disjoint_split": moved})
     catalog.to_csv(cache / "catalog.csv", index=False)
-    catalog.to_csv(Path(out) / "catalog.csv", index=False)
-    write_json(cache / "sources.json", note)
-    return Path(out)
+    write_json(cache / "sources.json", [*note, {"moved_for_artist_disjoint_split": moved}])
+    return catalog

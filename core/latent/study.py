@@ -86,7 +86,9 @@ class StudyConfig:
     loss_choice_size: int | None = None  # None: the middle time size (else the middle one-vector size)
     loss_metric: str = "mel_distance"  # validation measure that picks the loss (lower is better)
     samples_per_epoch: int | None = 512  # random 5-s crops per epoch (None: one per training segment)
-    eval_split: str = "test"  # held-out segments the sizes are measured on
+    eval_split: str = "test"  # held-out segments every reported figure is measured on
+    select_split: str = "val"  # segments the size rule is applied to (never the figures' own segments)
+    min_select_segments: int = 8  # fewer (or fewer than max_eval_segments) -> the rule falls back, flagged
     objective: str = "ae"
     train: TrainConfig = field(default_factory=_study_training)
     retrain: bool = False
@@ -106,7 +108,7 @@ class StudyConfig:
     n_interp_steps: int = 6
     n_samples: int = 4
     n_neighbours: int = 5
-    max_eval_segments: int | None = 64  # held-out segments measured per size (evenly spaced); None: all
+    max_eval_segments: int | None = 64  # test (and validation) segments measured per size, evenly spaced; None: all
     loss_eval_segments: int = 24  # validation segments that decide the loss
 
 
@@ -124,16 +126,18 @@ class SizeResult:
     train_wall_s: float
     n_params: int
     metrics: dict[str, float] = field(default_factory=dict)
+    select_metrics: dict[str, float] = field(default_factory=dict)  # the same on the rule's segments
 
 
 @dataclass
 class StudyResult:
-    """What a sweep found: the chosen size and its rule, per-size metrics, the oracle, and the index
-    written to `recon/index.json` (whose schema the app reads)."""
+    """What a sweep found: the chosen size and its rule, which segments chose it, per-size metrics and the
+    oracle on the test segments, and the index written to `recon/index.json` (whose schema the app reads)."""
 
     chosen_size: int
     sizes: list[int]
     rule_text: str
+    selected_on: str
     metrics: dict[int, dict[str, float]]
     oracle: dict[str, float]
     index_path: Path
@@ -141,8 +145,9 @@ class StudyResult:
 
 
 def choose_size(metrics_by_size: dict[int, dict[str, float]], metric: str = "lsd_db",
-                margin: float = 0.5) -> tuple[int, float, str]:
-    """The rule: smallest size whose `metric` is within `margin` of the plateau (best value).
+                margin: float = 0.5, on: str = "held-out") -> tuple[int, float, str]:
+    """The rule: smallest size whose `metric` is within `margin` of the plateau (best value); `on` names the
+    segments the table was measured on, for the words.
 
     Returns (chosen size, plateau value, the rule in words).
     """
@@ -153,7 +158,7 @@ def choose_size(metrics_by_size: dict[int, dict[str, float]], metric: str = "lsd
         raise ValueError(f"no finite {metric} values")
     plateau = min(vals.values())
     chosen = min(s for s, v in vals.items() if v <= plateau + margin)
-    text = (f"smallest latent size whose mean held-out {metric} is within {margin:g} of the plateau "
+    text = (f"smallest latent size whose mean {on} {metric} is within {margin:g} of the plateau "
             f"(the best value over all sizes, {plateau:.3f})")
     return chosen, plateau, text
 
@@ -170,23 +175,63 @@ class SizeRule:
 
 def choose_structure_size(metrics_by_size: dict[int, dict[str, float]], oracle: dict[str, float],
                           margin_onset: float = 0.1, margin_chroma: float = 0.05,
-                          fallback_metric: str = "lsd_db", fallback_margin: float = 0.5) -> SizeRule:
+                          fallback_metric: str = "lsd_db", fallback_margin: float = 0.5,
+                          on: str = "held-out") -> SizeRule:
     """The rule: smallest size whose onset-envelope correlation and chroma cosine are within the margins of
-    the oracle's (rhythm and harmony kept). When no size meets both, the plateau rule on `fallback_metric`
-    picks the size and the text says that the structure rule was not met."""
+    the oracle's (rhythm and harmony kept), both measured on the segments `on` names. When no size meets
+    both, the plateau rule on `fallback_metric` picks the size and the text says that the structure rule was
+    not met."""
     if not metrics_by_size:
         raise ValueError("no sizes to choose from")
     lo_onset = oracle["onset_corr"] - margin_onset
     lo_chroma = oracle["chroma_cos"] - margin_chroma
     ok = [s for s, m in metrics_by_size.items() if m["onset_corr"] >= lo_onset and m["chroma_cos"] >= lo_chroma]
-    base = (f"smallest latent size whose mean held-out onset-envelope correlation is >= {lo_onset:.3f} (oracle "
+    base = (f"smallest latent size whose mean {on} onset-envelope correlation is >= {lo_onset:.3f} (oracle "
             f"{oracle['onset_corr']:.3f} - {margin_onset:g}) and chroma cosine >= {lo_chroma:.3f} (oracle "
             f"{oracle['chroma_cos']:.3f} - {margin_chroma:g})")
-    chosen, plateau, fb_text = choose_size(metrics_by_size, fallback_metric, fallback_margin)
+    chosen, plateau, fb_text = choose_size(metrics_by_size, fallback_metric, fallback_margin, on)
     if ok:
         return SizeRule(min(ok), True, base, plateau)
     return SizeRule(chosen, False, f"{base}: no size met it, so the size comes from the fallback rule, the "
                                    f"{fb_text}", plateau)
+
+
+@dataclass
+class Selection:
+    """Which segments chose the size: the rule's outcome on them, their split (`selected_on`: the select
+    split, or the figures' own split with the reason when it had to fall back), and the words for a reader."""
+
+    rule: SizeRule
+    selected_on: str
+    fallback: bool
+    n_segments: int
+    text: str
+
+
+def min_select_segments(cfg: StudyConfig) -> int:
+    """Fewest segments the rule is applied to: `min_select_segments`, or `max_eval_segments` when smaller."""
+    return max(2, min(cfg.min_select_segments, cfg.max_eval_segments or cfg.min_select_segments))
+
+
+def select_size(select_table: dict[int, dict[str, float]], select_oracle: dict[str, float], n_select: int,
+                eval_table: dict[int, dict[str, float]], eval_oracle: dict[str, float], n_eval: int,
+                cfg: StudyConfig) -> Selection:
+    """The size rule applied to the `select_split` table (with that split's oracle); every figure is reported
+    on the `eval_split` table. With too few select segments the rule runs on the eval table instead, and
+    `selected_on` and the text say so."""
+    low = min_select_segments(cfg)
+    args = (cfg.margin_onset, cfg.margin_chroma, cfg.rule_metric, cfg.margin_db)
+    figures = f"every figure is measured on {n_eval} {cfg.eval_split} segments"
+    if n_select >= low and select_table:
+        rule = choose_structure_size(select_table, select_oracle, *args, on=f"{cfg.select_split}-segment")
+        return Selection(rule, cfg.select_split, False, n_select,
+                         f"chosen on {n_select} {cfg.select_split} segments (tracks the models were not trained "
+                         f"on); {figures}")
+    rule = choose_structure_size(eval_table, eval_oracle, *args, on=f"{cfg.eval_split}-segment")
+    return Selection(rule, f"{cfg.eval_split} (too few {cfg.select_split} segments: {n_select} < {low})", True,
+                     n_eval, f"chosen on the same {n_eval} {cfg.eval_split} segments the figures are measured on, "
+                     f"because the {cfg.select_split} split has only {n_select} segments (fewer than {low}): "
+                     f"the choice is not independent of the figures")
 
 
 def ci95(values: np.ndarray) -> float:
@@ -252,14 +297,25 @@ def train_size(fc: FeatureCache, ds_dir: Path, kind: str, size: int, stats: MelS
 # --------------------------------------------------------------------------- the study
 
 
+def _summary(df: pd.DataFrame) -> dict[str, float]:
+    """Mean, standard deviation and 95 % CI half-width of every metric of a per-clip table."""
+    out = mean_metrics(df)
+    out.update({f"{k}_std": float(df[k].std(ddof=0)) for k in METRIC_INFO})
+    out.update({f"{k}_ci95": ci95(df[k].to_numpy()) for k in METRIC_INFO})
+    return out
+
+
 @dataclass
 class _Plan:
-    """The segments a sweep measures: every segment, the held-out ones, the validation ones that decide the
-    loss, the fixed clips written as audio, and a handful of training segments (one per genre) to tell fit
-    from generalisation."""
+    """The segments a sweep measures: every segment, the held-out test ones every figure is reported on, the
+    validation ones the size rule is applied to (empty when too few: the rule then falls back), the
+    validation ones that decide the loss, the fixed clips written as audio, and a handful of training
+    segments (one per genre) to tell fit from generalisation."""
 
     all_refs: list[SegmentRef]
-    val_refs: list[SegmentRef]
+    eval_refs: list[SegmentRef]
+    select_refs: list[SegmentRef]
+    n_select_available: int
     clips: list[SegmentRef]
     train_check: list[SegmentRef]
     loss_refs: list[SegmentRef]
@@ -273,13 +329,17 @@ def _spread(refs: list[SegmentRef], n: int | None) -> list[SegmentRef]:
 
 
 def _plan(fc: FeatureCache, cfg: StudyConfig) -> _Plan:
-    """Choose the measured segments: evenly spaced held-out segments, clips = the first segment of held-out
-    tracks taken genre by genre in turn."""
+    """Choose the measured segments: evenly spaced test and validation segments (each at most
+    `max_eval_segments`), clips = the first segment of test tracks taken genre by genre in turn."""
     all_refs = segment_refs(fc)
-    val_refs = _spread([r for r in all_refs if r.split == cfg.eval_split], cfg.max_eval_segments)
+    eval_refs = _spread([r for r in all_refs if r.split == cfg.eval_split], cfg.max_eval_segments)
+    select_refs = _spread([r for r in all_refs if r.split == cfg.select_split], cfg.max_eval_segments)
+    n_select = len(select_refs)
+    if n_select < min_select_segments(cfg):
+        select_refs = []
     loss_refs = _spread([r for r in all_refs if r.split == "val"], cfg.loss_eval_segments)
     by_genre: dict[str, list[SegmentRef]] = {}
-    for r in val_refs:
+    for r in eval_refs:
         lst = by_genre.setdefault(r.genre, [])
         if r.track_id not in {x.track_id for x in lst}:
             lst.append(r)
@@ -290,7 +350,8 @@ def _plan(fc: FeatureCache, cfg: StudyConfig) -> _Plan:
     for r in all_refs:
         if r.split == "train" and r.genre not in {t.genre for t in train_check}:
             train_check.append(r)
-    return _Plan(all_refs, val_refs, clips[: cfg.n_clips], train_check[: cfg.n_train_check], loss_refs)
+    return _Plan(all_refs, eval_refs, select_refs, n_select, clips[: cfg.n_clips], train_check[: cfg.n_train_check],
+                 loss_refs)
 
 
 def size_kinds(cfg: StudyConfig) -> dict[int, str]:
@@ -310,6 +371,8 @@ def _open(ds_dir: Path, cfg: StudyConfig) -> tuple[FeatureCache, dict[int, str]]
     kinds = size_kinds(cfg)
     if cfg.loss != "auto" and cfg.loss not in LOSSES:
         raise ValueError(f"unknown loss {cfg.loss!r}; choose from {('auto',) + LOSSES}")
+    if cfg.select_split == cfg.eval_split:
+        raise ValueError(f"the size must be chosen on other segments than the figures ({cfg.eval_split!r} twice)")
     if not cfg.retrain:
         for size, kind in kinds.items():
             path = checkpoint_for(ds_dir, kind, size)
@@ -346,8 +409,12 @@ class _Study:
     def oracle(self) -> tuple[dict[str, float], list[dict[str, Any]]]:
         """The size-independent ceiling (true mel + the same inversion) and the fixed clips' files."""
         fc, acfg, recon = self.fc, self.acfg, self.recon
-        oracle_df, oracle_audio = oracle_refs(fc, self.plan.val_refs, self.audio, self.gl, self.cfg.train.progress)
+        oracle_df, oracle_audio = oracle_refs(fc, self.plan.eval_refs, self.audio, self.gl, self.cfg.train.progress)
         self.oracle_ci = {k: ci95(oracle_df[k].to_numpy()) for k in METRIC_INFO}
+        self.select_oracle: dict[str, float] = {}
+        if self.plan.select_refs:  # the rule compares each size with the oracle on its own segments
+            sdf, _ = oracle_refs(fc, self.plan.select_refs, self.audio, self.gl, self.cfg.train.progress)
+            self.select_oracle = {**mean_metrics(sdf), **{f"{k}_ci95": ci95(sdf[k].to_numpy()) for k in METRIC_INFO}}
         entries = []
         for r in self.plan.clips:
             d = recon / "clips" / r.clip_id
@@ -393,7 +460,8 @@ class _Study:
         self.loss = best
         self.loss_choice = {"loss": best, "how": f"lower validation {cfg.loss_metric} at z={size} ({kind}) "
                             f"on {len(self.plan.loss_refs)} validation segments", "size": size, "kind": kind,
-                            "metric": cfg.loss_metric, "scores": scores}
+                            "metric": cfg.loss_metric, "scores": scores, "split": "val",
+                            "segments": [r.segment for r in self.plan.loss_refs]}
 
     def _load(self, checkpoint: str) -> torch.nn.Module:
         """A model from a checkpoint path relative to the dataset folder."""
@@ -412,11 +480,13 @@ class _Study:
         torch.set_num_threads(max(1, cfg.train.num_threads or 1))  # fit may change it
         net, _ = load_recon_model(self.ds_dir, size, kind)
         res.n_params = sum(p.numel() for p in net.parameters())
-        df, store = reconstruct_refs(net, self.stats, self.fc, self.plan.val_refs, self.audio, self.gl,
-                                     desc=f"z={size}", progress=progress)
-        res.metrics = mean_metrics(df)
-        res.metrics.update({f"{k}_std": float(df[k].std(ddof=0)) for k in METRIC_INFO})
-        res.metrics.update({f"{k}_ci95": ci95(df[k].to_numpy()) for k in METRIC_INFO})
+        df, store = reconstruct_refs(net, self.stats, self.fc, self.plan.eval_refs, self.audio, self.gl,
+                                     desc=f"z={size} {cfg.eval_split}", progress=progress)
+        res.metrics = _summary(df)
+        if self.plan.select_refs:
+            sdf, _ = reconstruct_refs(net, self.stats, self.fc, self.plan.select_refs, self.audio, self.gl,
+                                      desc=f"z={size} {cfg.select_split}", progress=progress)
+            res.select_metrics = _summary(sdf)
         train_metrics: dict[str, float] = {}
         if self.plan.train_check:
             tdf, _ = reconstruct_refs(net, self.stats, self.fc, self.plan.train_check, self.audio, self.gl,
@@ -439,6 +509,7 @@ class _Study:
             "metrics": {k: res.metrics[k] for k in METRIC_INFO},
             "metrics_std": {k: res.metrics[f"{k}_std"] for k in METRIC_INFO},
             "metrics_ci95": {k: res.metrics[f"{k}_ci95"] for k in METRIC_INFO},
+            "select_metrics": {k: res.select_metrics[k] for k in METRIC_INFO if k in res.select_metrics},
             "train_check_metrics": train_metrics,
             "clips": clip_files, "latents_npy": f"z{size}/latents.npy", "latents_csv": f"z{size}/latents.csv",
         }
@@ -458,20 +529,25 @@ class _Study:
                               "metrics": {k: float(cm[k]) for k in METRIC_INFO}}
         return out
 
-    def tables(self, oracle_mean: dict[str, float]) -> SizeRule:
-        """metrics.csv, metrics_per_clip.csv and the metric-vs-size plot; applies the size rule."""
-        cfg = self.cfg
+    def tables(self, oracle_mean: dict[str, float]) -> Selection:
+        """metrics.csv (test), metrics_val.csv (the rule's segments), metrics_per_clip.csv and the
+        metric-vs-size plot; applies the size rule to the validation table (see `select_size`)."""
+        results = self.size_results
         table = pd.DataFrame([{"size": s, "kind": r.kind, **self._size_cols(s), **r.metrics, "epochs": r.epochs,
                                "train_wall_s": r.train_wall_s, "n_params": r.n_params}
-                              for s, r in self.size_results.items()])
-        rule = choose_structure_size({s: r.metrics for s, r in self.size_results.items()}, oracle_mean,
-                                     cfg.margin_onset, cfg.margin_chroma, cfg.rule_metric, cfg.margin_db)
-        chosen = rule.chosen
+                              for s, r in results.items()])
+        sel = select_size({s: r.select_metrics for s, r in results.items() if r.select_metrics}, self.select_oracle,
+                          len(self.plan.select_refs) or self.plan.n_select_available,
+                          {s: r.metrics for s, r in results.items()}, oracle_mean, len(self.plan.eval_refs), self.cfg)
         oracle_row = {"size": "oracle", **oracle_mean}
         write_csv(pd.concat([table, pd.DataFrame([oracle_row])], ignore_index=True), self.recon / "metrics.csv")
+        if self.plan.select_refs:
+            val = pd.DataFrame([{"size": s, "kind": r.kind, **r.select_metrics} for s, r in results.items()]
+                               + [{"size": "oracle", **self.select_oracle}])
+            write_csv(val, self.recon / "metrics_val.csv")
         write_csv(pd.concat(self.per_clip, ignore_index=True), self.recon / "metrics_per_clip.csv")
-        plot_metrics(table, oracle_mean, chosen, self.recon / "metrics_vs_size.png")
-        return rule
+        plot_metrics(table, oracle_mean, sel.rule.chosen, self.recon / "metrics_vs_size.png")
+        return sel
 
     def _size_cols(self, size: int) -> dict[str, Any]:
         """Size accounting columns of one size (from its index entry)."""
@@ -542,33 +618,53 @@ def run_study(ds_dir: Path | str, cfg: StudyConfig | None = None) -> StudyResult
     st.choose_loss()
     for size in st.sizes:
         st.measure_size(size)
-    rule = st.tables(oracle_mean)
-    chosen = rule.chosen
+    sel = st.tables(oracle_mean)
+    chosen = sel.rule.chosen
     a_sizes = st.analyse(chosen)
     new_block, demo_block = st.outside(chosen)
     net, _ = load_recon_model(ds_dir, chosen, st.kinds[chosen])
     z_all, meta = st.latents[chosen]
-    gen = generate(net, st.stats, st.acfg, st.gl, z_all, meta, st.plan.val_refs, st.recon / "generation", st.recon,
+    gen = generate(net, st.stats, st.acfg, st.gl, z_all, meta, st.plan.eval_refs, st.recon / "generation", st.recon,
                    cfg.n_interp_steps, cfg.n_samples, cfg.train.seed)
-    index = _index(st, rule, a_sizes, oracle_mean, clip_entries, new_block, demo_block, gen.to_json())
+    index = _index(st, sel, a_sizes, oracle_mean, clip_entries, new_block, demo_block, gen.to_json())
     write_json(st.recon / "index.json", index)
-    return StudyResult(chosen, st.sizes, rule.text, {s: r.metrics for s, r in st.size_results.items()},
-                       oracle_mean, st.recon / "index.json", index)
+    return StudyResult(chosen, st.sizes, sel.rule.text, sel.selected_on,
+                       {s: r.metrics for s, r in st.size_results.items()}, oracle_mean, st.recon / "index.json", index)
 
 
-def _index(st: _Study, rule: SizeRule, a_sizes: list[int],
+def _selection_block(st: _Study, sel: Selection) -> dict[str, Any]:
+    """index.json's `selection`: the split that chose the size, whether it fell back, and the table the rule
+    read (the validation sizes and oracle with 95 % CIs; empty on a fallback)."""
+    cfg, results = st.cfg, st.size_results
+    return {
+        "selected_on": sel.selected_on, "split": cfg.select_split, "fallback": sel.fallback,
+        "n_segments": sel.n_segments, "n_select_segments": len(st.plan.select_refs),
+        "n_eval_segments": len(st.plan.eval_refs), "eval_split": cfg.eval_split, "text": sel.text,
+        "metrics": {str(s): {k: r.select_metrics[k] for k in METRIC_INFO}
+                    for s, r in results.items() if r.select_metrics},
+        "metrics_ci95": {str(s): {k: r.select_metrics[f"{k}_ci95"] for k in METRIC_INFO}
+                         for s, r in results.items() if r.select_metrics},
+        "oracle": {k: st.select_oracle[k] for k in METRIC_INFO if k in st.select_oracle},
+        "oracle_ci95": {k: st.select_oracle[f"{k}_ci95"] for k in METRIC_INFO if k in st.select_oracle},
+        "metrics_csv": "metrics_val.csv" if st.plan.select_refs else None,
+    }
+
+
+def _index(st: _Study, sel: Selection, a_sizes: list[int],
            oracle_mean: dict[str, float], clip_entries: list[dict[str, Any]], new_block: OutsideBlock | None,
            demo_block: OutsideBlock | None, gen_block: dict[str, Any]) -> dict[str, Any]:
     """The recon/index.json document (schema recon-study/1, described in artifacts/README.md)."""
     cfg, acfg, sizes, results = st.cfg, st.acfg, st.sizes, st.size_results
-    chosen = rule.chosen
+    rule, chosen = sel.rule, sel.rule.chosen
     return {
         "schema": SCHEMA, "dataset": st.ds_dir.name, "created": utc_now(), "audio_config": asdict(acfg),
         "sample_rate": acfg.sample_rate, "spectrogram_db_range": list(SPEC_DB_RANGE), "model": cfg.model,
         "study_config": asdict(cfg), "griffin_lim": asdict(st.gl), "sizes": sizes, "chosen_size": chosen,
         "rule": {"metric": "onset_corr+chroma_cos", "margin_onset": cfg.margin_onset,
                  "margin_chroma": cfg.margin_chroma, "met": rule.met, "text": rule.text,
+                 "selected_on": sel.selected_on,
                  "fallback": {"metric": cfg.rule_metric, "margin": cfg.margin_db, "plateau": rule.plateau}},
+        "selected_on": sel.selected_on, "selection": _selection_block(st, sel),
         "kinds": {str(s): k for s, k in st.kinds.items()},
         "latent_sizes": {str(s): st.per_size[str(s)]["latent"] for s in sizes},
         "loss_choice": st.loss_choice, "eval_split": cfg.eval_split,
@@ -577,7 +673,7 @@ def _index(st: _Study, rule: SizeRule, a_sizes: list[int],
         "half_size": chosen // 2 if chosen // 2 in sizes else None,
         "double_size": chosen * 2 if chosen * 2 in sizes else None,
         "analysis_sizes": a_sizes, "metric_names": list(METRIC_INFO), "metric_info": METRIC_INFO,
-        "n_val_segments": len(st.plan.val_refs), "n_eval_segments": len(st.plan.val_refs),
+        "n_val_segments": len(st.plan.select_refs), "n_eval_segments": len(st.plan.eval_refs),
         "n_tracks": {sp: int(len(st.fc.split_rows(sp))) for sp in ("train", "val", "test")},
         "train_check": {"segments": [r.clip_id for r in st.plan.train_check],
                         "text": "the same metrics on the first training segment of each genre "
@@ -586,6 +682,7 @@ def _index(st: _Study, rule: SizeRule, a_sizes: list[int],
         "metrics": {str(s): {k: r.metrics[k] for k in METRIC_INFO} for s, r in results.items()},
         "gap_to_oracle_lsd_db": {str(s): r.metrics["lsd_db"] - oracle_mean["lsd_db"] for s, r in results.items()},
         "files": {"metrics_csv": "metrics.csv", "metrics_per_clip_csv": "metrics_per_clip.csv",
+                  **({"metrics_val_csv": "metrics_val.csv"} if st.plan.select_refs else {}),
                   "metrics_plot": "metrics_vs_size.png", "clustering_csv": "clustering.csv",
                   "mel_stats": "mel_stats.json"},
         "clips": clip_entries, "per_size": st.per_size,
