@@ -7,6 +7,7 @@ import streamlit as st
 
 from ui import data as ad
 from ui import text as ut
+from ui import text_general
 from ui import widgets as aw
 
 st.set_page_config(page_title="Text search", page_icon="🔎", layout="wide")
@@ -27,8 +28,6 @@ run = st.sidebar.selectbox("Model", [*runs, *general], key="ts_run",
                            "dataset with the same audio embedding")
 k = st.sidebar.slider("K (tracks)", 1, 20, 5, key="ts_k")
 if run.startswith(ut.GENERAL_PREFIX):
-    from ui import text_general
-
     text_general.render(root, run.removeprefix(ut.GENERAL_PREFIX), ds, ds_dir, ad.cached_tracks(ds_dir), k)
     st.stop()
 try:
@@ -65,12 +64,14 @@ else:
     if encoded.truncated:
         st.warning(encoded.message)
     rows, scores = index.search(encoded.vector, k)
+    calibrated, verdict = index.judge(encoded.vector, rows)
     st.subheader(f"Top {len(rows)} for “{aw.esc(query.strip()[:80])}”")
-    for rank, (r, s) in enumerate(zip(rows, scores), start=1):
+    text_general.show_verdict(verdict)
+    for rank, (r, s, c) in enumerate(zip(rows, scores, calibrated), start=1):
         rec = tracks.iloc[int(r)]
         caps = index.captions_of(int(r))
         with st.container(border=True):
-            line = aw.meta_line(f"cos {s:.3f}", rec["genre"], rec["split"])
+            line = aw.meta_line(f"cos {s:.3f}", text_general.fits_line(c), rec["genre"], rec["split"])
             st.markdown(f"**{rank}. {aw.esc(rec['title'])}**  \n{line}"
                         f"  \n*{aw.esc((caps[0] if caps else rec['tags'].replace('|', ', ') or '—')[:300])}*")
             aw.play(rec["path"], ds_dir, rec["title"])

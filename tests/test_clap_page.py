@@ -50,6 +50,24 @@ def test_page_returns_ranked_tracks_for_a_query(art_root, monkeypatch):
         int(c) <= 10 for c in at.dataframe[0].value["candidates"])
 
 
+def test_page_calibrates_scores_and_says_when_nothing_fits(art_root, monkeypatch):
+    """The demo's own projection: every hit carries its calibrated score; the verdict above the list passes a
+    description of the corpus's calm acoustic tracks and flags a query about music it does not hold."""
+    monkeypatch.setenv(ENV_VAR, str(art_root))
+    at = AppTest.from_file(PAGE, default_timeout=180).run()
+    at.text_input(key="ts_text").input("calm, peaceful, relaxed, tender music").run()
+    assert not at.exception
+    assert [s.value for s in at.success if "Good match" in s.value]
+    assert not [w.value for w in at.warning if "No good match" in w.value]
+    ranked = [m.value for m in at.markdown if m.value.startswith("**1.")]
+    assert ranked and "% of reference descriptions" in ranked[0]
+    at.text_input(key="ts_text").input("jazz saxophone solo in a smoky bar").run()
+    assert not at.exception
+    assert any("No good match" in w.value for w in at.warning)
+    assert not [s.value for s in at.success if "Good match" in s.value]
+    assert len(at.get("audio")) >= 5  # the least bad list is still shown, under the warning
+
+
 def test_page_truncates_an_over_long_query_and_says_so(art_root, monkeypatch):
     monkeypatch.setenv(ENV_VAR, str(art_root))
     at = AppTest.from_file(PAGE, default_timeout=180).run()

@@ -70,6 +70,14 @@ def cached_text_encoder(spec: str):
     return load_text_encoder(spec)
 
 
+@st.cache_resource(max_entries=2, show_spinner="Encoding the reference descriptions ...")
+def cached_bank_vectors(spec: str) -> np.ndarray:
+    """The reference descriptions' text vectors (for calibrated scores and the verdict), once per text encoder."""
+    from core.text.calibrate import reference_bank
+
+    return cached_text_encoder(spec).encode(reference_bank())
+
+
 @st.cache_resource(max_entries=8, show_spinner=False)
 def _index_cached(ds_dir: str, run: str, file_stamp: tuple) -> TextSearchIndex:
     """load_search_index memoised per projected-audio file stamp."""
@@ -78,7 +86,10 @@ def _index_cached(ds_dir: str, run: str, file_stamp: tuple) -> TextSearchIndex:
 
 def cached_index(ds_dir: Path, run: str) -> TextSearchIndex:
     """A run's search index, re-read only when its projected audio changes."""
-    return _index_cached(str(ds_dir), run, stamp(ds_dir / "clap" / "models" / run / "audio.npy"))
+    index = _index_cached(str(ds_dir), run, stamp(ds_dir / "clap" / "models" / run / "audio.npy"))
+    if index.bank is None:
+        index.set_bank(cached_bank_vectors(index.entry["text_encoder"]))
+    return index
 
 
 @dataclass

@@ -22,18 +22,26 @@ def model_summary(model) -> None:
         st.markdown(report.read_text() if report.is_file() else "No report.md beside this model.")
 
 
-def show_hits(result, tracks: pd.DataFrame, ds_dir: Path) -> None:
-    """The verdict, then one bordered row per hit with its player, cosine and calibrated score."""
-    v = result.verdict
+def show_verdict(v) -> None:
+    """The good-match verdict of a query above its results: a success box, or a warning that nothing fits."""
     if v.good_match:
         st.success(v.message(), icon=":material/check_circle:")
     else:
         st.warning(v.message(), icon=":material/search_off:")
+
+
+def fits_line(calibrated: float) -> str:
+    """A hit's calibrated score in words."""
+    return f"fits better than {calibrated * 100:.0f} % of reference descriptions"
+
+
+def show_hits(result, tracks: pd.DataFrame, ds_dir: Path) -> None:
+    """The verdict, then one bordered row per hit with its player, cosine and calibrated score."""
+    show_verdict(result.verdict)
     for hit in result.hits.itertuples():
         rec = tracks.iloc[int(hit.row)]
-        fits = f"fits better than {hit.calibrated * 100:.0f} % of reference descriptions"
         with st.container(border=True):
-            line = aw.meta_line(f"cos {hit.cosine:.3f}", fits, rec["genre"], rec["split"])
+            line = aw.meta_line(f"cos {hit.cosine:.3f}", fits_line(hit.calibrated), rec["genre"], rec["split"])
             tags = str(rec["tags"]).replace("|", ", ")[:200]
             st.markdown(f"**{hit.rank}. {aw.esc(rec['title'])}**  \n{line}" + (f"  \n*{aw.esc(tags)}*" if tags
                                                                                 else ""))

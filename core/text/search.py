@@ -5,12 +5,14 @@ text vectors (the run's pair table). No training, no audio encoder at query time
 ```python
 index = load_search_index(Path("artifacts/demo"), "clap_baseline__minilm")
 rows, scores = index.search(text_encoder.encode(["calm acoustic music"])[0], k=5)
+index.set_bank(text_encoder.encode(reference_bank()))    # then: calibrated scores and the good-match verdict
+calibrated, verdict = index.judge(text_encoder.encode(["calm acoustic music"])[0], rows)
 ```
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +36,27 @@ class TextSearchIndex:
     audio: np.ndarray  # [n_tracks, d] unit rows, row i = FeatureCache row i
     captions: pd.DataFrame  # uniq_id, track_id, row, caption, split
     text: np.ndarray  # [n_captions, d] unit rows
+    bank: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)  # (cosines, fits), set_bank
+
+    def set_bank(self, bank_vectors: np.ndarray) -> None:
+        """The reference descriptions' unit text vectors (same text encoder): their cosines on every track and
+        their own fits, computed once, for `judge`."""
+        from core.text.calibrate import VERDICT_K, bank_fits
+
+        cos = np.asarray(bank_vectors, np.float32) @ self.audio.T
+        self.bank = cos, bank_fits(cos, VERDICT_K)
+
+    def judge(self, query_vec: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, Any]:
+        """Calibrated scores of the given track rows and the good-match verdict of a query, against the
+        reference bank (`core.text.calibrate`; call set_bank first)."""
+        from core.text.calibrate import VERDICT_K, calibrate, judge
+
+        if self.bank is None:
+            raise ValueError("no reference bank: call set_bank first")
+        cos, fits = self.bank
+        scores = self.audio @ np.asarray(query_vec, np.float32)
+        rows = np.asarray(rows, np.int64)
+        return calibrate(scores[rows], cos[:, rows]), judge(scores, cos, VERDICT_K, fits=fits)
 
     def search(self, query_vec: np.ndarray, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
         """Top-k track rows by cosine to a unit query vector, and their cosines (best first)."""
