@@ -14,7 +14,7 @@ search-driven query change until the new query's heading shows.
 
 `--artifacts` times the real app on artifacts a run already made (benchmarks/bench_full.py's app step): the first
 render of Home, Listen & compare, Latent map and Notes & hit counts, each opened in a new browser session, and the
-query change on Listen & compare (a title search until the new query's lists are drawn).
+query change on Listen & compare (a search for a track id until that query's lists are drawn).
 """
 
 from __future__ import annotations
@@ -30,8 +30,6 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.helpers.app import make_synthetic_artifacts  # noqa: E402
-from ui.data import ENV_VAR  # noqa: E402
 
 PAGE = REPO / "pages" / "1_Listen_and_compare.py"
 
@@ -182,7 +180,7 @@ def measure_app_pages(root: Path, ds_dir: Path, repeats: int = 3, log: Path | No
     """The real app (`streamlit run app.py` on the artifacts under `root`) in headless Chromium: per page of
     APP_PAGES the seconds from opening it in a new session until its first run is drawn (the server started
     just before: its caches are cold for the first page only), and on Listen & compare the seconds from a
-    title search (Enter) until the new query's lists are drawn, for `repeats` titles of `ds_dir`."""
+    search for a track id (Enter) until that query's lists are drawn, for `repeats` tracks of `ds_dir`."""
     from playwright.sync_api import sync_playwright
 
     from tests.helpers.processes import stop_process
@@ -195,9 +193,10 @@ def measure_app_pages(root: Path, ds_dir: Path, repeats: int = 3, log: Path | No
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
             for name, path, title in APP_PAGES:
-                page, out["first_render_s"][name] = _open_page(browser, url, path, title)
+                page, sec = _open_page(browser, url, path, title)
+                out["first_render_s"][name] = round(sec, 3)
                 if path == "Listen_and_compare":
-                    out["query_change_s"] = _query_changes(page, query_titles(ds_dir, repeats + 1))
+                    out["query_change_s"] = _query_changes(page, query_picks(ds_dir, repeats + 1))
             browser.close()
     finally:
         stop_process(proc)
@@ -205,31 +204,25 @@ def measure_app_pages(root: Path, ds_dir: Path, repeats: int = 3, log: Path | No
     return out
 
 
-def query_titles(ds_dir: Path, n: int) -> list[str]:
-    """`n` titles of prepared tracks that a title search finds alone: unique, and inside no other title."""
+def query_picks(ds_dir: Path, n: int) -> list[tuple[str, str]]:
+    """`n` (track id, title) of prepared tracks whose title no other track has: searching the id (unique in the
+    search text) selects that track alone, and its heading differs from every other query's."""
     import pandas as pd
 
     cat = pd.read_csv(ds_dir / "catalog.csv", dtype=str, keep_default_na=False)
-    titles = cat.loc[cat["status"] == "ok", "title"].str.strip().tolist()
-    lowered = [t.lower() for t in titles]
-    out = []
-    for t in dict.fromkeys(lowered):
-        if t and sum(t in other for other in lowered) == 1:
-            out.append(titles[lowered.index(t)])
-        if len(out) == n:
-            break
-    return out
+    cat = cat[(cat["status"] == "ok") & ~cat["title"].duplicated(keep=False)]
+    return list(zip(cat["track_id"], cat["title"], strict=True))[:n]
 
 
-def _query_changes(page, titles: list[str]) -> list[float]:
-    """Seconds from searching each title (Enter) until that query's lists are drawn."""
+def _query_changes(page, picks: list[tuple[str, str]]) -> list[float]:
+    """Seconds from searching each track's id (Enter) until that query's lists are drawn."""
     search = page.get_by_label("Search title / artist / genre")
     times = []
-    for title in titles:
+    for track_id, title in picks:
         old, n = _listen_lists(page)
-        if old == f"Query: {title}":
+        if old.strip() == f"Query: {title.strip()}":
             continue
-        search.fill(title.lower())
+        search.fill(track_id)
         t = time.perf_counter()
         search.press("Enter")
         page.wait_for_function(_LISTS_DRAWN, arg=[old, n], polling="raf")
@@ -241,9 +234,7 @@ def app_pages_main(root: Path, repeats: int, json_out: Path | None) -> int:
     """`--artifacts ROOT`: measure_app_pages on its first dataset, print the figures (and write them)."""
     import json
 
-    from ui.data import list_datasets
-
-    names = list_datasets(root)
+    names = sorted(p.name for p in root.iterdir() if (p / "catalog.csv").is_file()) if root.is_dir() else []
     if not names:
         print(f"error: no prepared dataset (catalog.csv) under {root}", file=sys.stderr)
         return 2
@@ -271,6 +262,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.artifacts is not None:
         return app_pages_main(args.artifacts, args.repeats, args.json)
+    from tests.helpers.app import make_synthetic_artifacts  # imports streamlit's caches (warnings outside a server)
+    from ui.data import ENV_VAR
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         t = time.perf_counter()

@@ -158,7 +158,7 @@ def app_markdown(app: dict | None) -> list[str]:
     lines += [f"| {name} | {sec:.2f} |" for name, sec in app["first_render_s"].items()]
     changes = app.get("query_change_s") or []
     if changes:
-        lines += ["", f"Query change on Listen & compare (title search until the new lists are drawn): median "
+        lines += ["", f"Query change on Listen & compare (a search for a track id until its lists are drawn): median "
                   f"{app['query_change_median_s']:.2f} s of {len(changes)} ({', '.join(f'{c:.2f}' for c in changes)})."]
     return lines
 
