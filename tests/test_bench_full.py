@@ -1,7 +1,8 @@
 """The full-chain benchmark end to end, as a user runs it (`python benchmarks/bench_full.py`, a real subprocess),
 at a small size so it fits the suite: it generates an fma_small-shaped collection of 12 real-music tracks (three
 of them bad files), runs every step as its own command and writes a JSON + Markdown report with wall, CPU and
-peak RSS per step, and the app's page timings in headless Chromium. The full-size figures come from the same script with `--tracks 8000`.
+peak RSS per step, and the app's page timings in headless Chromium. The full-size figures come from the same
+script with `--tracks 8000`.
 
 Even at 12 tracks every step pays its fixed cost (process start, torch import, weights, UMAP compilation,
 training epochs): about 3.5 CPU-minutes, more than the suite's budget, so it runs only with
