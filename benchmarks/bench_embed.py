@@ -7,8 +7,9 @@
 Real music in the FMA format: `--clips` 30-s 44.1 kHz stereo MP3s from benchmarks/make_fma_like.py (transforms
 of the real clips in ../shared/data), prepared with `python -m train.prepare --dataset fma`. Each encoder is run
 as `python -m train.embed --encoders E --workers 1` in a fresh process (one torch/BLAS thread), once on all the
-clips and once on one clip; the CPU time per clip is the difference over `clips - 1` (what one more track costs,
-without the process start and the weight loading, which are reported apart). Each encoder runs twice: as
+clips and once on one clip; the CPU time per clip is the difference over the good clips but one (what one more
+track costs, without the process start and the weight loading, which are reported apart; the generator's 3 bad
+files cost next to nothing). Each encoder runs twice: as
 shipped (subnormal floats flushed to zero) and with `WORKBENCH_KEEP_SUBNORMALS=1` (not flushed), so the table
 shows what flushing is worth on this CPU. With `--baseline DIR` (another checkout, e.g. an older commit) every
 run is repeated right after with that code on the same files, for a before/after in one run. fma_small (8,000
@@ -43,12 +44,13 @@ def timed_cli(args: list[str], log: Path, env: dict | None = None, tree: Path = 
     return timed(cli(*args), log, {**ONE_THREAD, "PYTHONPATH": str(tree), **(env or {})}, cwd=tree)
 
 
-def datasets(tmp: Path, clips: int) -> tuple[Path, Path]:
-    """(prepared dataset of `clips` tracks, prepared dataset of its first track)."""
+def datasets(tmp: Path, clips: int) -> tuple[Path, Path, int]:
+    """(prepared dataset of `clips` tracks, prepared dataset of one good track, the number of good tracks: the
+    generated bad files (empty, no audio, truncated) are among the `clips` and cost next to nothing)."""
     from benchmarks.make_fma_like import generate
 
     root = tmp / "fma_like"
-    generate(root, clips, seed=11, progress=False)
+    summary = generate(root, clips, seed=11, progress=False)
     one = tmp / "one" / "music"
     one.mkdir(parents=True)
     first = next(p for p in sorted(root.glob("fma_small/*/*.mp3")) if p.stat().st_size > 100_000)  # not a bad file
@@ -58,7 +60,7 @@ def datasets(tmp: Path, clips: int) -> tuple[Path, Path]:
               tmp / "prepare_all.log")
     timed_cli(["train.prepare", "--dataset", "folder", "--root", str(one.parent), "--out", str(one_ds), "--quiet"],
               tmp / "prepare_one.log")
-    return all_ds, one_ds
+    return all_ds, one_ds, clips - len(summary["bad"])
 
 
 def embed_once(ds: Path, encoder: str, weights: Path, keep: bool, tree: Path = REPO) -> dict:
@@ -72,7 +74,8 @@ def embed_once(ds: Path, encoder: str, weights: Path, keep: bool, tree: Path = R
 
 def encoder_row(encoder: str, all_ds: Path, one_ds: Path, clips: int, weights: Path, keep: bool,
                 tree: Path = REPO) -> dict:
-    """Per-clip CPU of one encoder through the CLI (difference of an all-clips and a one-clip run)."""
+    """Per-clip CPU of one encoder through the CLI (difference of an all-clips and a one-clip run, over the
+    `clips - 1` further good clips)."""
     full = embed_once(all_ds, encoder, weights, keep, tree)
     single = embed_once(one_ds, encoder, weights, keep, tree)
     per_clip = max(0.0, full["cpu_s"] - single["cpu_s"]) / max(1, clips - 1)
@@ -86,7 +89,7 @@ def encoder_row(encoder: str, all_ds: Path, one_ds: Path, clips: int, weights: P
 def main() -> int:
     """Measure, print a Markdown table and one JSON line."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--clips", type=int, default=8, help="30-s clips embedded (at least 2)")
+    ap.add_argument("--clips", type=int, default=8, help="30-s clips generated (at least 5; 3 are bad files)")
     ap.add_argument("--encoders", default="fcn_msd,musicnn_mtat,efficientat_mn04")
     ap.add_argument("--weights-dir", type=Path, default=Path(os.environ.get("WORKBENCH_WEIGHTS", SHARED / "weights")))
     ap.add_argument("--no-keep", action="store_true", help="skip the runs without flushing")
@@ -100,11 +103,11 @@ def main() -> int:
         return 2
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        all_ds, one_ds = datasets(Path(tmp), max(2, args.clips))
+        all_ds, one_ds, good = datasets(Path(tmp), max(5, args.clips))
         for enc in (e.strip() for e in args.encoders.split(",") if e.strip()):
             for keep in (False,) if args.no_keep else (False, True):
                 for tree in (REPO,) if args.baseline is None else (REPO, args.baseline.resolve()):
-                    rows.append(encoder_row(enc, all_ds, one_ds, max(2, args.clips), args.weights_dir, keep, tree))
+                    rows.append(encoder_row(enc, all_ds, one_ds, good, args.weights_dir, keep, tree))
     print(f"load average {os.getloadavg()[0]:.1f}; CPU seconds of `python -m train.embed --workers 1`, one thread")
     print("| encoder | code | subnormals | CPU s / 30-s clip | start + weights CPU s | fma_small min, 2 cores "
           "| peak RSS MiB |")
