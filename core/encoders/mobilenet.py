@@ -70,11 +70,12 @@ class EfficientATMel(nn.Module):
 
     def forward(self, wave: Tensor) -> Tensor:
         """The front end. Pre-emphasis x[t+1] - a x[t] (EfficientAT's 2-tap conv1d, written as a difference:
-        the same numbers at a sixth of the cost); the log and scaling run in place on the mel tensor."""
+        the same numbers at a sixth of the cost); power as re^2 + im^2; log and scaling in place."""
         c = self.cfg
         x = wave[:, 1:] - c.preemphasis * wave[:, :-1]
         spec = torch.stft(x, c.n_fft, hop_length=c.hop_length, win_length=c.win_length, window=self.window,
-                          center=True, pad_mode="reflect", return_complex=True).abs().square_()
+                          center=True, pad_mode="reflect", return_complex=True)
+        spec = spec.real.square().add_(spec.imag.square())  # |X|^2 without abs's square root
         mel = torch.matmul(self.banks, spec)
         return mel.add_(1e-5).log_().add_(4.5).div_(5.0).unsqueeze(1)
 
