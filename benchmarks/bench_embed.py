@@ -8,8 +8,8 @@ Real music in the FMA format: `--clips` 30-s 44.1 kHz stereo MP3s from benchmark
 of the real clips in ../shared/data), prepared with `python -m train.prepare --dataset fma`. Each encoder is run
 as `python -m train.embed --encoders E --workers 1` in a fresh process (one torch/BLAS thread), once on all the
 clips and once on one clip; the CPU time per clip is the difference over the good clips but one (what one more
-track costs, without the process start and the weight loading, which are reported apart; the generator's 3 bad
-files cost next to nothing). Each encoder runs twice: as
+track costs, without the process start and the weight loading, which are reported apart; from 10 clips on the
+generator's 3 bad files are among them and cost next to nothing). Each encoder runs twice: as
 shipped (subnormal floats flushed to zero) and with `WORKBENCH_KEEP_SUBNORMALS=1` (not flushed), so the table
 shows what flushing is worth on this CPU. With `--baseline DIR` (another checkout, e.g. an older commit) every
 run is repeated right after with that code on the same files, for a before/after in one run. fma_small (8,000
@@ -89,7 +89,8 @@ def encoder_row(encoder: str, all_ds: Path, one_ds: Path, clips: int, weights: P
 def main() -> int:
     """Measure, print a Markdown table and one JSON line."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--clips", type=int, default=8, help="30-s clips generated (at least 5; 3 are bad files)")
+    ap.add_argument("--clips", type=int, default=8, help="30-s clips generated (at least 5; from 10 on, 3 of them "
+                    "are bad files)")
     ap.add_argument("--encoders", default="fcn_msd,musicnn_mtat,efficientat_mn04")
     ap.add_argument("--weights-dir", type=Path, default=Path(os.environ.get("WORKBENCH_WEIGHTS", SHARED / "weights")))
     ap.add_argument("--no-keep", action="store_true", help="skip the runs without flushing")
