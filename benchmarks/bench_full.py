@@ -47,15 +47,16 @@ def step_commands(ds: Path, weights: Path, args: argparse.Namespace) -> dict[str
     root, w = str(args.root), str(weights)
     me = [sys.executable, str(Path(__file__).resolve())]
     ep = ["--epochs", str(args.epochs)]
+    workers = [] if args.workers is None else ["--workers", str(args.workers)]
     return {
         "prepare": cli("train.prepare", "--dataset", "fma", "--root", root, "--out", ds, "--quiet"),
         "decode_reference": [*me, "--child", "decode", "--root", root, "--work", str(args.work)],
         "librosa_reference": [*me, "--child", "librosa", "--root", root, "--work", str(args.work),
                               "--sample", str(args.librosa_sample)],
         "embed_efficientat": cli("train.embed", "--data", ds, "--encoders", "efficientat_mn04", "--weights-dir", w,
-                                 "--workers", str(args.workers), "--quiet"),
+                                 *workers, "--quiet"),
         "embed_fcn": cli("train.embed", "--data", ds, "--encoders", "fcn_msd", "--weights-dir", w,
-                         "--workers", str(args.workers), "--quiet"),
+                         *workers, "--quiet"),
         "ae_mels": cli("train.autoencoders", "--data", ds, "--models", "conv1d", *ep, "--quiet"),
         "ae_frames": cli("train.autoencoders", "--data", ds, "--input", "frames:efficientat_mn04",
                          "--models", "dense", *ep, "--quiet"),
@@ -230,7 +231,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--steps", default=",".join(STEPS), help=f"comma list of {', '.join(STEPS)}")
     ap.add_argument("--epochs", type=int, default=5, help="epoch bound of every training step")
-    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="train.embed --workers")
+    ap.add_argument("--workers", type=int, default=None,
+                    help="train.embed --workers (default: none passed, the command's own default)")
     ap.add_argument("--librosa-sample", type=int, default=10, help="files for the naive librosa reference")
     ap.add_argument("--service-requests", type=int, default=200, help="requests per concurrency level (1 and 8)")
     ap.add_argument("--service-seconds", type=float, default=15.0, help="time bound per concurrency level")
