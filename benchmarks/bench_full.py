@@ -8,13 +8,15 @@ benchmarks/make_fma_like.py (real music from ../shared/data; not counted as a st
 process: prepare (`--dataset fma`) -> embed EfficientAT -> embed FCN -> autoencoders on mels and on
 EfficientAT frames (one model each, epoch-bounded) -> evaluate (every track a query, bootstrap CIs) -> maps
 -> genre tagger -> retrieval embedder + indexes -> retrieval evaluation -> the search service under load
-(benchmarks/bench_service.py). References measured in the same run: pure decoding of the same files with as
-many processes as prepare uses (the floor for prepare), and the naive librosa feature pipeline of the course
-notebook on a sample. Writes `<work>/report.json` and `<work>/report.md`: wall, CPU (the command and its
-workers) and peak RSS of every step, per-track CPU, and a linear extrapolation to 8,000 tracks (marked as such;
-training steps are bounded by epochs, not by the track count). `--device cuda` adds the two embedding steps
-again on the GPU (train.embed --device cuda). The app in Chromium is measured by `benchmarks/bench_app.py
---browser`.
+(benchmarks/bench_service.py) -> the app (`streamlit run app.py` on these artifacts) in headless Chromium: first
+render of Home, Listen & compare, Latent map and Notes & hit counts, and the query change on Listen & compare
+(benchmarks/bench_app.py --artifacts; `--no-app` skips it). References measured in the same run: pure decoding
+of the same files with as many processes as prepare uses (the floor for prepare), and the naive librosa feature
+pipeline of the course notebook on a sample. Writes `<work>/report.json` and `<work>/report.md`: wall, CPU (the
+command and its workers) and peak RSS of every step, per-track CPU, and a linear extrapolation to 8,000 tracks
+(marked as such; training steps are bounded by epochs, not by the track count). `--device cuda` adds the two
+embedding steps again on the GPU (train.embed --device cuda). `benchmarks/bench_app.py --browser` times the
+Listen page on a synthetic 8,000-track catalog.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from benchmarks.cli_timing import cli, timed  # noqa: E402
 FMA_SMALL = 8000
 SHARED = REPO.parent / "shared" / "data"
 STEPS = ("prepare", "decode_reference", "librosa_reference", "embed_efficientat", "embed_fcn", "ae_mels",
-         "ae_frames", "evaluate", "maps", "tagger", "retrieval", "retrieval_eval", "service")
+         "ae_frames", "evaluate", "maps", "tagger", "retrieval", "retrieval_eval", "service", "app")
 TRAINING = {"ae_mels", "ae_frames", "tagger", "retrieval"}  # bounded by epochs x samples, not by N
 
 
@@ -45,15 +47,16 @@ def step_commands(ds: Path, weights: Path, args: argparse.Namespace) -> dict[str
     root, w = str(args.root), str(weights)
     me = [sys.executable, str(Path(__file__).resolve())]
     ep = ["--epochs", str(args.epochs)]
+    workers = [] if args.workers is None else ["--workers", str(args.workers)]
     return {
         "prepare": cli("train.prepare", "--dataset", "fma", "--root", root, "--out", ds, "--quiet"),
         "decode_reference": [*me, "--child", "decode", "--root", root, "--work", str(args.work)],
         "librosa_reference": [*me, "--child", "librosa", "--root", root, "--work", str(args.work),
                               "--sample", str(args.librosa_sample)],
         "embed_efficientat": cli("train.embed", "--data", ds, "--encoders", "efficientat_mn04", "--weights-dir", w,
-                                 "--workers", str(args.workers), "--quiet"),
+                                 *workers, "--quiet"),
         "embed_fcn": cli("train.embed", "--data", ds, "--encoders", "fcn_msd", "--weights-dir", w,
-                         "--workers", str(args.workers), "--quiet"),
+                         *workers, "--quiet"),
         "ae_mels": cli("train.autoencoders", "--data", ds, "--models", "conv1d", *ep, "--quiet"),
         "ae_frames": cli("train.autoencoders", "--data", ds, "--input", "frames:efficientat_mn04",
                          "--models", "dense", *ep, "--quiet"),
@@ -61,10 +64,12 @@ def step_commands(ds: Path, weights: Path, args: argparse.Namespace) -> dict[str
         "maps": cli("train.maps", "--data", ds, "--quiet"),
         "tagger": cli("train.tagger", "--data", ds, *ep, "--quiet"),
         "retrieval": cli("train.retrieval", "--data", ds, *ep, "--quiet"),
-        "retrieval_eval": cli("train.retrieval_eval", "--data", ds),
+        "retrieval_eval": cli("train.retrieval_eval", "--data", ds, "--weights-dir", w),
         "service": cli("benchmarks.bench_service", "--data", ds, "--levels", "1,8", "--requests",
                        args.service_requests, "--max-seconds", args.service_seconds,
                        "--out", args.work / "service.json"),
+        "app": cli("benchmarks.bench_app", "--artifacts", args.work, "--repeats", args.app_repeats,
+                   "--json", args.work / "app.json"),
     }
 
 
@@ -104,7 +109,7 @@ def run_steps(args: argparse.Namespace, ds: Path, weights: Path) -> dict[str, di
     results = {}
     for name in [s for s in cmds if s.split("_cuda")[0] in args.steps]:
         print(f"== {name}: {' '.join(map(str, cmds[name]))}", flush=True)
-        # the weights folder as a user points to it: $WORKBENCH_WEIGHTS (train.retrieval_eval has no flag for it)
+        # $WORKBENCH_WEIGHTS too: the retrieval evaluation's excerpt encoders and the service read it
         res = timed(cmds[name], args.work / "logs" / f"{name}.log", {"WORKBENCH_WEIGHTS": str(weights)}, check=False)
         res["command"] = " ".join(map(str, cmds[name])).replace(sys.executable, "python")
         results[name] = res
@@ -120,7 +125,8 @@ def extrapolate(results: dict[str, dict], n_ok: int, librosa: dict | None) -> No
         if name == "librosa_reference" and librosa:
             r["cpu_s_per_track"] = librosa["cpu_s_per_clip"]
         r["cpu_min_at_8000_linear"] = r["cpu_s_per_track"] * FMA_SMALL / 60
-        r["scales_with"] = "epochs (not N)" if name.split("_cuda")[0] in TRAINING else "N (linear assumed)"
+        r["scales_with"] = ("epochs (not N)" if name.split("_cuda")[0] in TRAINING else
+                            "page timings below" if name == "app" else "N (linear assumed)")
 
 
 def markdown(report: dict) -> str:
@@ -140,7 +146,22 @@ def markdown(report: dict) -> str:
               "the load. The 8,000-track column is a linear extrapolation of CPU per track with the fixed start-up "
               "cost counted per track, so an upper bound, not a measurement; `--combine` with a run of another size "
               "separates the fixed from the per-track cost."]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + app_markdown(report.get("app"))) + "\n"
+
+
+def app_markdown(app: dict | None) -> list[str]:
+    """The app step's browser timings as Markdown lines (none when the step did not run)."""
+    if not app:
+        return []
+    lines = ["", f"The app in headless Chromium (`streamlit run app.py` on dataset `{app['dataset']}`; server "
+             f"healthy after {app['server_start_s']:.1f} s; each page opened in a new session, the first one on a "
+             "just-started server):", "", "| page | first render s |", "|---|---|"]
+    lines += [f"| {name} | {sec:.2f} |" for name, sec in app["first_render_s"].items()]
+    changes = app.get("query_change_s") or []
+    if changes:
+        lines += ["", f"Query change on Listen & compare (a search for a track id until its lists are drawn): median "
+                  f"{app['query_change_median_s']:.2f} s of {len(changes)} ({', '.join(f'{c:.2f}' for c in changes)})."]
+    return lines
 
 
 TWO_PROCESSES = {"prepare", "decode_reference", "embed_efficientat", "embed_fcn"}  # use both cores
@@ -210,10 +231,13 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--steps", default=",".join(STEPS), help=f"comma list of {', '.join(STEPS)}")
     ap.add_argument("--epochs", type=int, default=5, help="epoch bound of every training step")
-    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="train.embed --workers")
+    ap.add_argument("--workers", type=int, default=None,
+                    help="train.embed --workers (default: none passed, the command's own default)")
     ap.add_argument("--librosa-sample", type=int, default=10, help="files for the naive librosa reference")
     ap.add_argument("--service-requests", type=int, default=200, help="requests per concurrency level (1 and 8)")
     ap.add_argument("--service-seconds", type=float, default=15.0, help="time bound per concurrency level")
+    ap.add_argument("--app-repeats", type=int, default=3, help="query changes timed on Listen & compare")
+    ap.add_argument("--no-app", action="store_true", help="skip the app step (no Chromium needed)")
     ap.add_argument("--weights-dir", type=Path, default=Path(os.environ.get("WORKBENCH_WEIGHTS", SHARED / "weights")))
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     ap.add_argument("--combine", type=Path, nargs=2, default=None, metavar="REPORT",
@@ -221,7 +245,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--child", choices=["decode", "librosa"], default=None, help=argparse.SUPPRESS)
     ap.add_argument("--sample", type=int, default=10, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
-    args.steps = [s.strip() for s in args.steps.split(",") if s.strip()]
+    args.steps = [s.strip() for s in args.steps.split(",") if s.strip() and not (args.no_app and s.strip() == "app")]
     return args
 
 
@@ -259,7 +283,8 @@ def main(argv: list[str] | None = None) -> int:
         "command": "python benchmarks/bench_full.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "generate": generated, "total_wall_s": round(time.time() - t0, 1)}
     report = {"meta": meta, "steps": results, "librosa_reference": librosa,
-              "service": _read_json(args.work / "service.json"), "decode": _read_json(args.work / "decode.json")}
+              "service": _read_json(args.work / "service.json"), "decode": _read_json(args.work / "decode.json"),
+              "app": _read_json(args.work / "app.json") if "app" in results else None}
     (args.work / "report.json").write_text(json.dumps(report, indent=1))
     (args.work / "report.md").write_text(markdown(report))
     print(markdown(report))

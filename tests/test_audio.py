@@ -254,3 +254,19 @@ def test_segment_starts_with_overlap():
 def test_peak_abs():
     assert peak_abs(np.array([0.1, -0.7, 0.3], np.float32)) == pytest.approx(0.7)
     assert peak_abs(np.zeros(0, np.float32)) == 0.0
+
+
+def test_downmix_is_the_channel_mean_of_real_music():
+    """The fast channel-by-channel downmix gives `mean(axis=1)`'s numbers: bit for bit in stereo (a real
+    stereo image: two differently filtered channels of a demo track), to rounding with six channels."""
+    from core.audio.decode import downmix
+    from tests.helpers.app import demo_audio_files
+
+    x, _ = sf.read(str(demo_audio_files()[0]), dtype="float32", always_2d=True, frames=200_000)
+    left = x[:, 0]
+    right = np.convolve(left, np.array([0.5, 0.3, 0.2], np.float32), mode="same").astype(np.float32)
+    stereo = np.stack([left, right], axis=1)
+    assert np.array_equal(downmix(stereo), stereo.mean(axis=1))
+    six = np.stack([left * g for g in (1.0, 0.8, 0.6, 0.4, 0.2, -0.1)], axis=1).astype(np.float32)
+    np.testing.assert_allclose(downmix(six), six.mean(axis=1), rtol=0, atol=1e-7)
+    assert np.array_equal(downmix(stereo[:, :1]), left)

@@ -1,7 +1,8 @@
 """The full-chain benchmark end to end, as a user runs it (`python benchmarks/bench_full.py`, a real subprocess),
 at a small size so it fits the suite: it generates an fma_small-shaped collection of 12 real-music tracks (three
 of them bad files), runs every step as its own command and writes a JSON + Markdown report with wall, CPU and
-peak RSS per step. The full-size figures come from the same script with `--tracks 8000`.
+peak RSS per step, and the app's page timings in headless Chromium. The full-size figures come from the same
+script with `--tracks 8000`.
 
 Even at 12 tracks every step pays its fixed cost (process start, torch import, weights, UMAP compilation,
 training epochs): about 3.5 CPU-minutes, more than the suite's budget, so it runs only with
@@ -50,3 +51,7 @@ def test_every_step_runs_and_the_report_has_its_figures(tmp_path, shared_data, w
     assert {"pretrained_fcn_msd", "pretrained_efficientat_mn04", "retrieval_mels"} <= set(retrieval["exact"])
     md = (work / "report.md").read_text()
     assert all(f"| {name} |" in md for name in STEPS) and "extrapolat" in md
+    app = report["app"]  # the app in headless Chromium on the chain's own artifacts
+    assert app["dataset"] == "dataset" and len(app["first_render_s"]) == 4
+    assert all(s > 0 for s in app["first_render_s"].values()) and app["query_change_s"]
+    assert "| Listen & compare |" in md and "Query change on Listen & compare" in md

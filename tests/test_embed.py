@@ -134,3 +134,11 @@ def test_no_weights_folder_and_unknown_encoder_exit_2(small_ds, tmp_path, capsys
     assert "unknown encoder" in capsys.readouterr().err
     assert main(["--data", str(tmp_path), "--encoders", "fcn_msd"]) == 2
     assert "not a prepared dataset" in capsys.readouterr().err
+
+
+def test_default_workers_use_every_core_only_on_a_large_collection():
+    from core.encoders.embed import default_workers
+
+    assert default_workers(40, 8, cores=2) == 1  # 5 batches: a second process would cost more than it saves
+    assert default_workers(8000, 8, cores=2) == 2  # fma_small: both cores
+    assert default_workers(8000, 8, cores=64) == 64 and default_workers(0, 8, cores=4) == 1

@@ -156,3 +156,28 @@ def test_corrupt_file_says_so(tmp_path, weights_dir):
 def test_unknown_encoder():
     with pytest.raises(EncoderError, match="registered"):
         load_encoder("vggish", None)
+
+
+def _reference_efficientat(enc, audio: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """EfficientAT as published, written out: 2-tap conv1d pre-emphasis, |STFT|^2, Kaldi mel, log, the loaded
+    network with its BatchNorm layers, in the default memory layout: (penultimate, AudioSet scores)."""
+    c, mel = enc.mel.cfg, enc.mel
+    x = torch.nn.functional.conv1d(torch.from_numpy(audio)[None, None], torch.tensor([[[-c.preemphasis, 1.0]]]))
+    spec = torch.stft(x[:, 0], c.n_fft, hop_length=c.hop_length, win_length=c.win_length, window=mel.window,
+                      center=True, pad_mode="reflect", return_complex=True).abs().pow(2)
+    logmel = ((torch.log(torch.matmul(mel.banks, spec) + 1e-5) + 4.5) / 5.0).unsqueeze(1)
+    _, pooled, logits = enc.net(logmel)
+    return pooled[0].numpy(), torch.sigmoid(logits)[0].numpy()
+
+
+def test_efficientat_fast_path_matches_the_published_computation(encoders, weights_dir, shared_data):
+    enc = _enc(encoders, weights_dir, "efficientat_mn04")
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in enc.fast.modules())  # folded
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in enc.net.modules())  # the loaded net stays as loaded
+    clips = [_clip(shared_data, c, enc.sample_rate)[: 30 * enc.sample_rate] for c in ("rock.00000", "jazz.00001")]
+    outs = enc.analyse_many(clips)  # two tracks in one call: the piece-by-piece path
+    with torch.inference_mode():
+        for audio, out in zip(clips, outs, strict=True):
+            pooled, scores = _reference_efficientat(enc, audio)
+            np.testing.assert_allclose(out.embedding, pooled, rtol=1e-4, atol=1e-4)
+            np.testing.assert_allclose(out.scores, scores, rtol=1e-4, atol=1e-5)

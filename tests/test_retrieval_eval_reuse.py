@@ -46,3 +46,23 @@ def test_stored_vectors_are_reused_and_match_a_fresh_re_embedding(embedded, weig
     assert "3 track vectors stored" in partial.note and "1 re-embedded" in partial.note
     np.testing.assert_allclose(partial.corpus[1] @ b[1] / np.linalg.norm(partial.corpus[1]) / np.linalg.norm(b[1]),
                                1.0, atol=0.02)
+
+
+def test_cli_weights_dir_flag_is_used_over_the_environment(embedded, weights_dir, tmp_path):
+    """`python -m train.retrieval_eval --weights-dir W` as a user runs it, with $WORKBENCH_WEIGHTS pointing at an
+    empty folder: the pretrained encoder is loaded from W and evaluated, not skipped."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "WORKBENCH_WEIGHTS": str(tmp_path), "PYTHONPATH": str(repo)}
+    cmd = [sys.executable, "-m", "train.retrieval_eval", "--data", str(embedded), "--splits", "all", "--boot", "20",
+           "--names", "pretrained_fcn_msd", "--weights-dir", str(weights_dir)]
+    run = subprocess.run(cmd, cwd=repo, env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-1500:]
+    metrics = json.loads((embedded / "retrieval" / "metrics.json").read_text())
+    assert "pretrained_fcn_msd" in metrics["exact"] and not metrics["skipped"], metrics["skipped"]
+    assert metrics["exact"]["pretrained_fcn_msd"]["n_queries"] == 4

@@ -8,6 +8,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from core.encoders.weights import WEIGHTS_ENV
 from core.retrieval.evaluation import RetrievalEvalConfig, evaluate_retrieval
 
 
@@ -26,6 +27,9 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--boot", type=int, default=d.n_boot, help="bootstrap resamples")
     ap.add_argument("--seed", type=int, default=d.seed)
     ap.add_argument("--threads", type=int, default=1, help="torch/BLAS threads")
+    ap.add_argument("--weights-dir", default=d.weights_dir,
+                    help=f"folder laid out like ../shared/data/weights, for the pretrained encoders that embed the "
+                    f"query excerpts (default: ${WEIGHTS_ENV})")
     ap.add_argument("--reembed", action="store_true",
                     help="re-embed every corpus track with the pretrained encoders instead of reusing the vectors "
                          "train.embed stored (slow: one encoder pass per track)")
@@ -51,7 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     cfg = RetrievalEvalConfig(excerpt_s=args.excerpt, per_track=args.per_track,
                               splits=tuple(s.strip() for s in args.splits.split(",") if s.strip()),
                               names=tuple(n.strip() for n in args.names.split(",") if n.strip()),
-                              n_boot=args.boot, seed=args.seed, reuse_stored=not args.reembed)
+                              n_boot=args.boot, seed=args.seed, reuse_stored=not args.reembed,
+                              weights_dir=args.weights_dir)
     cfg.augment.snr_db = (lo, hi)
     try:
         res = evaluate_retrieval(args.data, cfg)

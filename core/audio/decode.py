@@ -219,10 +219,23 @@ def _read_mono(f: sf.SoundFile, block_frames: int, limit: int | None, start: int
         if block.shape[0] == 0:
             return
         read += block.shape[0]
-        mono = block.mean(axis=1) if block.shape[1] > 1 else block[:, 0]
+        mono = downmix(block)
         if not np.isfinite(mono).all():
             raise AudioError("contains NaN or infinite samples")
         yield mono
+
+
+def downmix(block: np.ndarray) -> np.ndarray:
+    """Channel mean of a [frames, channels] float32 block, summed channel by channel: the same numbers as
+    `block.mean(axis=1)` (bit for bit in stereo) at a thirtieth of its cost (numpy reduces a short inner axis
+    slowly; this was as costly as decoding the MP3)."""
+    if block.shape[1] == 1:
+        return block[:, 0]
+    mono = block[:, 0] + block[:, 1]
+    for c in range(2, block.shape[1]):
+        mono += block[:, c]
+    mono /= np.float32(block.shape[1])
+    return mono
 
 
 def _salvage(path: Path, start: int, limit: int | None) -> Iterator[np.ndarray]:

@@ -17,6 +17,11 @@ import torch
 
 from core.subnormals import flush_subnormals
 
+# Pieces per network call on a CPU. One piece's activations stay in the CPU caches, a batch's do not: per 30-s
+# clip on one thread, MusiCNN's ten 3-s windows cost 0.32 CPU-s one at a time against 0.60 in batches of 8, FCN
+# 0.19-0.21 against 0.23, EfficientAT about half (benchmarks/bench_embed.py; docs/explanation/results/speed.md).
+CPU_BATCH = 1
+
 
 class EncoderError(Exception):
     """An encoder that cannot do what was asked (unknown name, no tag list, ...); the message says why."""
@@ -84,7 +89,8 @@ class AudioEncoder(ABC):
         return self.analyse_many([audio])[0]
 
     def analyse_many(self, audios: list[np.ndarray]) -> list[EncoderOutput]:
-        """`analyse` for several tracks, with pieces of equal length batched together across tracks."""
+        """`analyse` for several tracks, with pieces of equal length batched together across tracks (on a GPU,
+        `batch_size` pieces per network call; on a CPU `CPU_BATCH`)."""
         pieces = [cut_pieces(a, self.sample_rate, self.rule) for a in audios]
         flat = [(i, j) for i, p in enumerate(pieces) for j in range(len(p))]
         results: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
@@ -92,10 +98,11 @@ class AudioEncoder(ABC):
         flush_subnormals()
         for key in flat:
             by_len.setdefault(pieces[key[0]].shape[1], []).append(key)
+        step = CPU_BATCH if str(self.device) == "cpu" else self.batch_size
         with torch.inference_mode():
             for keys in by_len.values():
-                for b in range(0, len(keys), self.batch_size):
-                    chunk = keys[b : b + self.batch_size]
+                for b in range(0, len(keys), step):
+                    chunk = keys[b : b + step]
                     x = torch.from_numpy(np.stack([pieces[i][j] for i, j in chunk])).to(self.device)
                     fr, po, sc = (t.float().cpu().numpy() for t in self._forward(x))
                     for n, key in enumerate(chunk):

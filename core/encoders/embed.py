@@ -39,7 +39,7 @@ class EmbedConfig:
     weights_dir: str | None = None
     device: str = "cpu"
     batch: int = 8  # tracks decoded and encoded together
-    workers: int = 1
+    workers: int | None = None  # processes; None: default_workers (all cores on a large collection)
     max_seconds: float | None = None  # decode at most this much of each file (None: whole file)
     progress: bool = True
 
@@ -78,6 +78,16 @@ class EmbedSummary:
 def safe_name(track_id: str) -> str:
     """File-name-safe form of a track id."""
     return re.sub(r"[^A-Za-z0-9._-]", "_", str(track_id)) or "_"
+
+
+BATCHES_PER_WORKER = 8  # a worker process costs a torch import and a weights load (~2-3 CPU-s): worth it from here
+
+
+def default_workers(n_tracks: int, batch: int, cores: int | None = None) -> int:
+    """Processes for `n_tracks` when none are asked for: every core (each worker one torch thread), but no more
+    than one per `BATCHES_PER_WORKER` batches, so a small collection runs in this one process."""
+    cores = cores or os.cpu_count() or 1
+    return max(1, min(cores, -(-n_tracks // max(1, batch)) // BATCHES_PER_WORKER))
 
 
 def part_file(ds_dir: Path | str, encoder: str, track_id: str) -> Path:
@@ -349,7 +359,8 @@ def run_embed(ds_dir: Path | str, cfg: EmbedConfig, engine: Engine | None = None
         for tmp in (Path(ds_dir) / PARTS_DIR / name).glob(".*.tmp.npz"):
             tmp.unlink(missing_ok=True)
     statuses: list[TrackStatus] = []
-    eng = engine or open_engine(EngineConfig(engine="local", workers=cfg.workers))
+    workers = cfg.workers or default_workers(len(tracks), cfg.batch)
+    eng = engine or open_engine(EngineConfig(engine="local", workers=workers))
     try:
         for rate, names in rate_groups(cfg).items():
             statuses += _run_group(str(ds_dir), tracks, names, rate, cfg, eng)

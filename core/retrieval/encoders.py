@@ -69,12 +69,15 @@ def checkpoint_in(ds_dir: Path, name: str, meta: dict) -> Path:
     return inside if inside.is_file() else Path(meta.get("checkpoint", ""))
 
 
-def contrastive_encoder(ds_dir: Path, name: str, meta: dict) -> ExcerptEncoder:
-    """A retrieval_* embedding: its stored corpus and its checkpoint's Embedder."""
+def contrastive_encoder(ds_dir: Path, name: str, meta: dict, weights_dir: str | None = None) -> ExcerptEncoder:
+    """A retrieval_* embedding: its stored corpus and its checkpoint's Embedder (frozen encoder weights from
+    `weights_dir` when given)."""
     from core.retrieval.embedder import Embedder
 
     corpus, _ = load_embedding(ds_dir, name)
     emb = Embedder.from_checkpoint(checkpoint_in(ds_dir, name, meta))
+    if weights_dir:
+        emb.weights_dir = str(weights_dir)
     if not emb.input.startswith("mels"):
         try:
             emb.frame_encoder()
@@ -123,14 +126,15 @@ def autoencoder_encoder(ds_dir: Path, name: str, meta: dict, fc) -> ExcerptEncod
                           note="corpus re-embedded from the checkpoint")
 
 
-def pretrained_encoder(name: str, meta: dict, fc, ds_dir: Path | None = None, reuse: bool = True) -> ExcerptEncoder:
+def pretrained_encoder(name: str, meta: dict, fc, ds_dir: Path | None = None, reuse: bool = True,
+                       weights_dir: str | None = None) -> ExcerptEncoder:
     """A pretrained encoder's embedding (`core.encoders.registry.load_encoder`): corpus = the vectors
     `train.embed` stored per track (`reuse`), re-embedding only the tracks without one (all with `reuse=False`),
     standardised on the train split like the stored embedding; excerpts embedded with the same encoder."""
     from core.encoders.registry import load_encoder
 
     try:
-        enc = load_encoder(meta.get("encoder") or name.removeprefix("pretrained_"))
+        enc = load_encoder(meta.get("encoder") or name.removeprefix("pretrained_"), weights_dir)
     except Exception as e:  # unknown encoder, missing or corrupt weights
         raise Skipped(f"{name}: the pretrained encoder's audio API is not usable here ({type(e).__name__}: {e})"
                       ) from None
@@ -170,10 +174,11 @@ def pretrained_corpus(name: str, enc, fc, raw: Callable[[np.ndarray], np.ndarray
     return np.stack([np.asarray(stored[r], np.float64) for r in range(len(paths))]), len(paths) - len(todo)
 
 
-def excerpt_encoders(ds_dir: Path, fc, names: list[str] | None = None, reuse: bool = True
-                     ) -> tuple[list[ExcerptEncoder], dict[str, str]]:
+def excerpt_encoders(ds_dir: Path, fc, names: list[str] | None = None, reuse: bool = True,
+                     weights_dir: str | None = None) -> tuple[list[ExcerptEncoder], dict[str, str]]:
     """Every embedding of the dataset that can embed an audio excerpt, and {name: reason} for the rest;
-    `reuse`: pretrained corpora from the vectors `train.embed` stored (else re-embedded)."""
+    `reuse`: pretrained corpora from the vectors `train.embed` stored (else re-embedded); `weights_dir`: the
+    frozen encoders' weights folder (None: $WORKBENCH_WEIGHTS, or what a retrieval checkpoint recorded)."""
     from tqdm.auto import tqdm
 
     from core.recommend.embeddings import list_embeddings
@@ -183,7 +188,7 @@ def excerpt_encoders(ds_dir: Path, fc, names: list[str] | None = None, reuse: bo
     out, skipped = [], {}
     for name in tqdm(names, desc="load embeddings", unit="embedding"):
         try:
-            out.append(_one_encoder(ds_dir, name, fc, reuse))
+            out.append(_one_encoder(ds_dir, name, fc, reuse, weights_dir))
         except Skipped as e:
             skipped[name] = str(e)
         except Exception as e:  # one broken embedding must not cost the others their results
@@ -191,16 +196,16 @@ def excerpt_encoders(ds_dir: Path, fc, names: list[str] | None = None, reuse: bo
     return out, skipped
 
 
-def _one_encoder(ds_dir: Path, name: str, fc, reuse: bool = True) -> ExcerptEncoder:
+def _one_encoder(ds_dir: Path, name: str, fc, reuse: bool = True, weights_dir: str | None = None) -> ExcerptEncoder:
     """The excerpt encoder of one embedding by its family (Skipped when it has none)."""
     if name == "baseline":
         return baseline_encoder(fc)
     _, meta = load_embedding(ds_dir, name)
     family = meta.get("family", "")
     if family == "contrastive" or name.startswith("retrieval_"):
-        return contrastive_encoder(ds_dir, name, meta)
+        return contrastive_encoder(ds_dir, name, meta, weights_dir)
     if family == "autoencoder" or (not family and str(meta.get("checkpoint", "")).endswith(".pt")):
         return autoencoder_encoder(ds_dir, name, meta, fc)
     if family == "pretrained":
-        return pretrained_encoder(name, meta, fc, ds_dir, reuse)
+        return pretrained_encoder(name, meta, fc, ds_dir, reuse, weights_dir)
     raise Skipped(f"{name} (family {family or 'unknown'}): no function of raw audio available to embed an excerpt")

@@ -32,6 +32,7 @@ class RetrievalEvalConfig:
     index_kinds: tuple[str, ...] = ("hnsw", "ivf_flat", "ivf_pq")
     names: tuple[str, ...] = ()  # embeddings to evaluate; empty = all
     reuse_stored: bool = True  # pretrained corpora: the vectors train.embed stored (False: re-embed every track)
+    weights_dir: str | None = None  # frozen encoders' weights folder (None: $WORKBENCH_WEIGHTS)
 
 
 @dataclass
@@ -216,7 +217,7 @@ def evaluate_retrieval(ds_dir: Path | str, cfg: RetrievalEvalConfig) -> Retrieva
 
     ds_dir = Path(ds_dir)
     fc = FeatureCache.open(ds_dir)
-    encoders, skipped = excerpt_encoders(ds_dir, fc, list(cfg.names) or None, cfg.reuse_stored)
+    encoders, skipped = excerpt_encoders(ds_dir, fc, list(cfg.names) or None, cfg.reuse_stored, cfg.weights_dir)
     if not encoders:
         raise ValueError(f"no embedding of {ds_dir} can embed an excerpt: {skipped}")
     q = make_queries(fc, cfg)
