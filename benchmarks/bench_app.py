@@ -140,11 +140,13 @@ _PAGE_DONE = """(title) => {
 }"""
 # The Listen page's lists are drawn for a query other than `old`: a 'Query: ...' heading that is not `old`,
 # `n` verdict radios (K x models), the script run finished and nothing stale.
-_LISTS_DRAWN = """([old, n]) => {
+_IDLE = """() => document.querySelector('[data-testid=stApp]')?.getAttribute('data-test-script-state') === 'notRunning'
+    && document.querySelectorAll('[data-stale="true"]').length === 0"""
+_LISTS_DRAWN = """(old) => {
     const hs = [...document.querySelectorAll('h3')].map(h => h.textContent.trim()).filter(t => t.startsWith('Query: '));
     const radios = [...document.querySelectorAll('label')].filter(l => l.textContent.trim() === 'unsure');
     const app = document.querySelector('[data-testid=stApp]');
-    return hs.length === 1 && hs[0] !== old && radios.length === n && radios.length > 0
+    return hs.length === 1 && hs[0] !== old && radios.length > 0
         && app?.getAttribute('data-test-script-state') === 'notRunning'
         && document.querySelectorAll('[data-stale="true"]').length === 0;
 }"""
@@ -153,11 +155,12 @@ APP_PAGES = (("Home", "", "Music embedding workbench"), ("Listen & compare", "Li
                                                             "Notes & hit counts"))
 
 
-def _listen_lists(page) -> tuple[str, int]:
-    """The Listen page's current query heading and number of verdict radios."""
-    return page.evaluate("""() => [[...document.querySelectorAll('h3')].map(h => h.textContent.trim())
-        .find(t => t.startsWith('Query: ')) || '', [...document.querySelectorAll('label')]
-        .filter(l => l.textContent.trim() === 'unsure').length]""")
+def _listen_query(page) -> str:
+    """The Listen page's current query heading, read once the app is idle (a search typed during a rerun can
+    be dropped, and a heading read mid-redraw can be stale)."""
+    page.wait_for_function(_IDLE, polling="raf")
+    return page.evaluate("""() => [...document.querySelectorAll('h3')].map(h => h.textContent.trim())
+        .find(t => t.startsWith('Query: ')) || ''""")
 
 
 def _open_page(browser, url: str, path: str, title: str) -> tuple[object, float]:
@@ -220,13 +223,13 @@ def _query_changes(page, picks: list[tuple[str, str]], repeats: int) -> list[flo
     search = page.get_by_label("Search title / artist / genre")
     times: list[float] = []
     for track_id, title in picks:
-        old, n = _listen_lists(page)
+        old = _listen_query(page)
         if old.strip() == f"Query: {title.strip()}" or len(times) == repeats:
             continue
         search.fill(track_id)
         t = time.perf_counter()
         search.press("Enter")
-        page.wait_for_function(_LISTS_DRAWN, arg=[old, n], polling="raf")
+        page.wait_for_function(_LISTS_DRAWN, arg=old, polling="raf")
         times.append(round(time.perf_counter() - t, 3))
     return times
 

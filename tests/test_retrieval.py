@@ -203,6 +203,30 @@ def test_cli_errors_and_help(tmp_path, capsys):
     assert not any(tmp_path.iterdir())
 
 
+def test_track_mels_read_on_demand_keep_a_bounded_cache_and_stream_the_stats(demo_dir):
+    """Whole-track mels come from the cache's memory map when asked for, at most `keep` stay in RAM, and the
+    per-channel statistics summed track by track equal those of all frames at once."""
+    from core.audio.cache import FeatureCache
+    from core.retrieval.pairs import TrackMels
+    from core.retrieval.training import channel_stats
+
+    fc = FeatureCache.open(demo_dir)
+    mels = TrackMels(fc, keep=3)
+    seg = fc.segments[fc.segments["row"] == 5].sort_values("start_frame")
+    direct = np.concatenate([np.asarray(fc.mels[int(s), :, :int(n)], np.float32)
+                             for s, n in zip(seg["segment"], seg["n_frames"])], axis=1)
+    np.testing.assert_array_equal(mels.of_row(5), direct)
+    for r in range(len(fc.tracks)):
+        mels.of_row(r)
+    assert mels.n_cached == 3 and mels.rows == sorted(fc.segments["row"].unique().tolist())
+    np.testing.assert_array_equal(mels.of_row(5), direct)  # read again after it was dropped
+    rows = list(range(10))
+    cat = np.concatenate([mels.of_row(r) for r in rows], axis=1).astype(np.float64)
+    mean, std = channel_stats(mels, rows)
+    np.testing.assert_allclose(mean, cat.mean(1), rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(std, cat.std(1), rtol=1e-4, atol=1e-3)
+
+
 def test_frames_input_trains_on_a_frame_store(demo_dir, tmp_path, capsys):
     """--input frames:<encoder> reads a frames-contract store (here frames derived from the real demo mels:
     band energies every 4 cache frames, standing in for an encoder's output)."""

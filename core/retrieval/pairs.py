@@ -7,6 +7,7 @@ store. Both give `of_row(row) -> [steps, channels]`-style arrays so the dataset 
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -17,33 +18,51 @@ from core.retrieval.augment import AugmentConfig, mel_augment
 
 
 class TrackMels:
-    """Whole-track log-mels [n_mels, T] (dB, float32) assembled from the cache's segments, kept in RAM."""
+    """Whole-track log-mels [n_mels, T] (dB, float32) assembled on demand from the cache's segments (read from
+    its memory map); the `keep` most recently used tracks stay in RAM, so memory does not grow with the
+    collection."""
 
-    def __init__(self, fc, rows: np.ndarray | list[int] | None = None) -> None:
+    def __init__(self, fc, rows: np.ndarray | list[int] | None = None, keep: int = 256) -> None:
         self.fc = fc
+        self.keep = int(keep)
         seg = fc.segments
-        rows = np.arange(len(fc.tracks)) if rows is None else np.asarray(rows)
-        self._cache: dict[int, np.ndarray] = {}
-        by_row = seg.groupby("row")
-        for r in rows:
-            r = int(r)
-            if r not in by_row.groups:
-                continue
-            g = by_row.get_group(r)
-            total = int((g["start_frame"] + g["n_frames"]).max())
-            mel = np.zeros((fc.mels.shape[1], total), np.float32)
-            for s, st, n in zip(g["segment"], g["start_frame"], g["n_frames"]):
-                mel[:, st:st + n] = fc.mels[int(s), :, :n]
-            self._cache[r] = mel
+        wanted = set(range(len(fc.tracks)) if rows is None else (int(r) for r in rows))
+        self._parts: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        for r, g in seg.groupby("row"):
+            if int(r) in wanted:
+                self._parts[int(r)] = (g["segment"].to_numpy(np.int64), g["start_frame"].to_numpy(np.int64),
+                                       g["n_frames"].to_numpy(np.int64))
+        self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
+
+    def _assemble(self, row: int) -> np.ndarray:
+        segs, starts, counts = self._parts[row]
+        mel = np.zeros((self.fc.mels.shape[1], int((starts + counts).max())), np.float32)
+        for s, st, n in zip(segs, starts, counts):
+            mel[:, st:st + n] = self.fc.mels[int(s), :, :n]
+        return mel
 
     def of_row(self, row: int) -> np.ndarray:
         """[n_mels, T] dB of one track (T = 0 if the track has no segments)."""
-        return self._cache.get(int(row), np.zeros((self.fc.mels.shape[1], 0), np.float32))
+        row = int(row)
+        if row not in self._parts:
+            return np.zeros((self.fc.mels.shape[1], 0), np.float32)
+        if row in self._cache:
+            self._cache.move_to_end(row)
+            return self._cache[row]
+        mel = self._cache[row] = self._assemble(row)
+        while len(self._cache) > self.keep:
+            self._cache.popitem(last=False)
+        return mel
 
     @property
     def rows(self) -> list[int]:
         """Track rows that have mels."""
-        return sorted(self._cache)
+        return sorted(self._parts)
+
+    @property
+    def n_cached(self) -> int:
+        """Tracks held in RAM now (at most `keep`)."""
+        return len(self._cache)
 
 
 class TrackFrames:

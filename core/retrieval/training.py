@@ -91,14 +91,22 @@ def _view_bank(ds_dir: Path, fc, name: str, rc: RetrievalConfig, progress: bool)
 
 
 def channel_stats(source, rows: list[int]) -> tuple[np.ndarray, np.ndarray]:
-    """Per-channel mean/std over every step of the given tracks (the train split)."""
-    xs = [source.of_row(r) for r in rows]
-    xs = [x for x in xs if x.shape[1]]
-    if not xs:
+    """Per-channel mean/std over every step of the given tracks (the train split), summed track by track so
+    that memory does not grow with the collection."""
+    s1 = s2 = None
+    n = 0
+    for r in rows:
+        x = np.asarray(source.of_row(r), np.float64)
+        if not x.shape[1]:
+            continue
+        s1 = x.sum(1) if s1 is None else s1 + x.sum(1)
+        s2 = (x**2).sum(1) if s2 is None else s2 + (x**2).sum(1)
+        n += x.shape[1]
+    if s1 is None:
         raise ValueError("the train split has no tracks with features")
-    cat = np.concatenate(xs, axis=1).astype(np.float64)
-    std = cat.std(1)
-    return cat.mean(1).astype(np.float32), np.where(std < 1e-6, 1.0, std).astype(np.float32)
+    mean = s1 / n
+    std = np.sqrt(np.maximum(s2 / n - mean**2, 0.0))
+    return mean.astype(np.float32), np.where(std < 1e-6, 1.0, std).astype(np.float32)
 
 
 def _loaders(source, fc, rc: RetrievalConfig, steps_per_s: float | None, mel_domain: bool, mean, std):
@@ -136,12 +144,14 @@ def build_model(rc: RetrievalConfig, n_channels: int):
     return FrameEmbedder(in_dim=n_channels, channels=rc.channels, dim=rc.dim, temperature=rc.temperature)
 
 
-def embed_corpus(embedder, source, n_tracks: int) -> tuple[np.ndarray, list[int]]:
-    """Whole-track embeddings [n_tracks, d] (missing rows stay zero) and the missing rows."""
+def embed_corpus(embedder, source, n_tracks: int, chunk: int = 256) -> tuple[np.ndarray, list[int]]:
+    """Whole-track embeddings [n_tracks, d] (missing rows stay zero) and the missing rows; `chunk` tracks at a
+    time, so memory does not grow with the collection."""
     present = [r for r in range(n_tracks) if source.of_row(r).shape[1] > 0]
     emb = np.zeros((n_tracks, embedder.dim), np.float32)
-    if present:
-        emb[present] = embedder.embed_many([source.of_row(r) for r in present])
+    for i in range(0, len(present), chunk):
+        part = present[i:i + chunk]
+        emb[part] = embedder.embed_many([source.of_row(r) for r in part])
     return emb, sorted(set(range(n_tracks)) - set(present))
 
 
