@@ -39,7 +39,10 @@ FMA_SMALL = 8000
 SHARED = REPO.parent / "shared" / "data"
 STEPS = ("prepare", "decode_reference", "librosa_reference", "embed_efficientat", "embed_fcn", "ae_mels",
          "ae_frames", "evaluate", "maps", "tagger", "retrieval", "retrieval_eval", "service", "app")
-TRAINING = {"ae_mels", "ae_frames", "tagger", "retrieval"}  # bounded by epochs x samples, not by N
+TRAINING = {"ae_mels", "ae_frames", "tagger", "retrieval"}  # epoch-bounded training steps
+SCALES = {"ae_mels": "epochs x windows; its final pass over every track: N",
+          "ae_frames": "epochs x windows; its final pass over every track: N",
+          "tagger": "epochs x N (an epoch is every training window)", "retrieval": "epochs x pairs (not N)"}
 
 
 def step_commands(ds: Path, weights: Path, args: argparse.Namespace) -> dict[str, list[str]]:
@@ -125,8 +128,8 @@ def extrapolate(results: dict[str, dict], n_ok: int, librosa: dict | None) -> No
         if name == "librosa_reference" and librosa:
             r["cpu_s_per_track"] = librosa["cpu_s_per_clip"]
         r["cpu_min_at_8000_linear"] = r["cpu_s_per_track"] * FMA_SMALL / 60
-        r["scales_with"] = ("epochs (not N)" if name.split("_cuda")[0] in TRAINING else
-                            "page timings below" if name == "app" else "N (linear assumed)")
+        r["scales_with"] = SCALES.get(name.split("_cuda")[0], "page timings below" if name == "app" else
+                                      "N (linear assumed)")
 
 
 def markdown(report: dict) -> str:
