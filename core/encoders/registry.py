@@ -92,14 +92,8 @@ class EfficientATEncoder(AudioEncoder):
     mel: EfficientATMel
 
     def _forward(self, pieces: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """On a CPU piece by piece: one 30-s piece's mel and feature maps stay in the CPU caches, a batch's do
-        not (a batch of 8 costs about twice the CPU per piece of single pieces); a GPU takes the batch."""
-        if pieces.device.type != "cpu":
-            return self._forward_one(pieces)
-        outs = [self._forward_one(p[None]) for p in pieces]
-        return tuple(torch.cat(parts) for parts in zip(*outs, strict=True))  # type: ignore[return-value]
-
-    def _forward_one(self, pieces: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The BatchNorm-folded channels-last copy on the log-mel (on a CPU `analyse_many` passes one piece per
+        call, `CPU_BATCH`)."""
         mel = self.mel(pieces).contiguous(memory_format=torch.channels_last)
         fmap, pooled, logits = self.fast(mel)
         steps = F.avg_pool1d(fmap.mean(dim=2), EFFICIENTAT_FRAME_STEPS, ceil_mode=True)
