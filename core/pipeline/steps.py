@@ -173,9 +173,8 @@ def _text_model_skip(cfg: RunConfig, facts: Facts) -> str:
 
 
 def _text_model_inputs(cfg: RunConfig) -> list[Path | str]:
-    own = [cfg.out / "catalog.csv", cfg.out / "embeddings" / f"{DEFAULT_AUDIO_ENCODER}.npy"]
-    return own + [p for d in cfg.text_data for p in (d / "catalog.csv", d / "embeddings" /
-                                                        f"{DEFAULT_AUDIO_ENCODER}.npy")]
+    return [p for d in (cfg.out, *cfg.text_data)
+            for p in (d / "catalog.csv", d / "embeddings" / f"{DEFAULT_AUDIO_ENCODER}.npy")]
 
 
 def _tagger(cfg: RunConfig, facts: Facts) -> list[list[str]]:
