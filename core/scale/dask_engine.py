@@ -100,6 +100,8 @@ class DaskEngine:
 
     name = "dask"
 
+    LOST_RESULT_WAIT_S = 600.0  # how long a task lost with its worker may take to be computed again
+
     def __init__(self, address: str, timeout_s: float = 5.0, max_in_flight: int = 2000, worker_wait_s: float = 60.0):
         from distributed import Client
 
@@ -191,19 +193,23 @@ class DaskEngine:
         index_of[key] = i
         return self.client.submit(run_on_worker, fn, items[i], key=key, pure=False)
 
-    @staticmethod
-    def _outcome(fut: Any) -> Any:
-        """The task's result, or a TaskFailure naming why it has none."""
+    def _outcome(self, fut: Any) -> Any:
+        """The task's result, or a TaskFailure naming why it has none. A task whose worker died after it was
+        reported done is "lost" and run again by the scheduler: its result is waited for (up to
+        LOST_RESULT_WAIT_S), never recorded as a failure without a reason."""
         from distributed import KilledWorker
 
-        if fut.status == "finished":
-            return fut.result()
         if fut.status == "cancelled":
             return TaskFailure("failed: cancelled (the scheduler dropped the task)")
-        exc = fut.exception()
-        if isinstance(exc, KilledWorker):
+        try:
+            return fut.result(timeout=self.LOST_RESULT_WAIT_S)
+        except KilledWorker as exc:
             return TaskFailure(f"{WORKER_DIED} (its workers died on every try: {str(exc)[:80]})")
-        return TaskFailure(failure_reason(exc))
+        except TimeoutError:
+            return TaskFailure(f"{WORKER_DIED} (its result was lost with its worker and not computed again within "
+                               f"{self.LOST_RESULT_WAIT_S:g} s)")
+        except Exception as exc:  # the task raised: its own exception, as the local engine reports it
+            return TaskFailure(failure_reason(exc))
 
 
 class _Watch:
