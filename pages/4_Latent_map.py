@@ -7,7 +7,7 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from core.recommend.maps import read_map
+from core.recommend.maps import MAX_CLUSTERS, default_cluster_count, read_map
 from ui import data as ad
 from ui import widgets as aw
 
@@ -23,9 +23,9 @@ colours = ["genre", "artist", "cluster"] if ad.has_artists(tracks) else ["genre"
 colour = st.sidebar.radio("Colour by", colours, horizontal=True, key="map_colour")
 if not ad.has_artists(tracks):
     st.sidebar.caption("Colour by artist is not offered: this catalog has no artist labels.")
-n_genres = max(2, int(tracks["genre"].replace("", pd.NA).nunique()))
 # one slider state per dataset: a new dataset starts at its own genre count, not the previous dataset's choice
-n_clusters = st.sidebar.slider("k-means clusters", 2, 30, min(n_genres, 30), key=f"map_k|{ds}")
+n_clusters = st.sidebar.slider("k-means clusters", 2, MAX_CLUSTERS, default_cluster_count(tracks["genre"].to_numpy()),
+                               key=f"map_k|{ds}")
 k = st.sidebar.slider("Neighbours to list", 1, 20, 5, key="map_nn")
 
 if read_map(ds_dir, model, method) is None:

@@ -60,8 +60,8 @@ if study.chosen is not None:
     elif sel.fallback:
         st.warning(f"Selected on {aw.esc(sel.selected_on)}: {aw.esc(sel.text)}.")
     if study.rule_met is False:
-        st.warning("No size kept rhythm and harmony within the stated margins of the oracle; the chosen size comes "
-                   "from the fallback rule.")
+        st.warning("No size kept rhythm, harmony and spectrum within the stated margins of the oracle; the chosen "
+                   "size comes from the fallback rule.")
     if study.loss:
         st.caption(f"Training loss: {study.loss}.")
 um.listening_note(ds, study)  # the MUSHRA result beside the metric rule, once there is one

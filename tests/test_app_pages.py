@@ -427,7 +427,8 @@ def test_latent_map_axes_legend_and_precomputed_maps(art_root, tmp_path, monkeyp
 
     import numpy as np
 
-    from core.recommend.maps import read_map, write_maps
+    from core.audio.cache import embedded_tracks
+    from core.recommend.maps import default_cluster_count, read_clusters, read_map, write_maps
 
     root = tmp_path / "arts"
     shutil.copytree(art_root / "demo", root / "demo")
@@ -436,9 +437,19 @@ def test_latent_map_axes_legend_and_precomputed_maps(art_root, tmp_path, monkeyp
     assert res.path == root / "demo" / "maps" / "baseline.npz"
     pca = read_map(root / "demo", "baseline", "pca")
     assert pca.shape == (28, 2) and read_map(root / "demo", "baseline", "umap").shape == (28, 2)
+    genres = embedded_tracks(root / "demo")["genre"].to_numpy()
+    k = default_cluster_count(genres)
+    labels, quality = read_clusters(root / "demo", "baseline", k)
+    assert read_clusters(root / "demo", "baseline", k + 1) is None  # another k is computed on the page
+    assert labels.shape == (28,) and len(set(labels.tolist())) == k and -1 <= quality["silhouette_kmeans"] <= 1
+    with np.load(res.path) as z:  # mark the stored quality numbers, to see that the page reads them
+        stored = {name: z[name] for name in z.files}
+    stored["cluster_quality"] = np.array(json.dumps({**quality, "v_measure_kmeans_vs_genre": 0.123456}))
+    np.savez(res.path, **stored)
     at = app("pages/4_Latent_map.py")
     at.run()
     assert not at.exception and "No precomputed" not in texts(at)
+    assert "0.123" in [m.value for m in at.metric]
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
     assert (spec["layout"]["xaxis"]["title"]["text"], spec["layout"]["yaxis"]["title"]["text"]) == ("PC1", "PC2")
     at.radio(key="map_colour").set_value("cluster").run()
@@ -450,7 +461,7 @@ def test_latent_map_axes_legend_and_precomputed_maps(art_root, tmp_path, monkeyp
     assert spec["layout"]["xaxis"]["title"]["text"] == "UMAP-1"
     # a rewritten embedding makes its old map stale: the page computes one and says how to precompute
     np.save(root / "demo" / "embeddings" / "baseline.npy", np.random.default_rng(0).normal(size=(28, 5)))
-    assert read_map(root / "demo", "baseline", "pca") is None
+    assert read_map(root / "demo", "baseline", "pca") is None and read_clusters(root / "demo", "baseline", k) is None
     at = app("pages/4_Latent_map.py")
     at.run()
     assert "python -m train.maps --data artifacts/demo" in texts(at)

@@ -127,7 +127,7 @@ def test_size_is_chosen_on_validation_and_reported_on_test(study) -> None:
     val_table = {int(s): m for s, m in sel["metrics"].items()}
     assert set(val_table) == set(ALL_SIZES) and np.isfinite(sel["oracle"]["onset_corr"])
     rule = choose_structure_size(val_table, sel["oracle"], index["rule"]["margin_onset"],
-                                 index["rule"]["margin_chroma"])
+                                 index["rule"]["margin_chroma"], index["rule"]["margin_lsd_db"])
     assert index["chosen_size"] == rule.chosen
     assert "val-segment" in index["rule"]["text"]
     assert val_table != {int(s): m for s, m in index["metrics"].items()}  # two tables, measured apart

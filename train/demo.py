@@ -35,7 +35,8 @@ def demo_steps(args: argparse.Namespace) -> list[tuple[str, Callable[[], int]]]:
         ("search by excerpt", lambda: retrieval.demo_step(Path(out), args.quiet or not args.bars)),
         ("evaluate", lambda: evaluate.main(["--data", out, "--split", "all"])),
         ("latent sizes", lambda: latent_sizes.main(
-            ["--data", out, "--sizes", args.sizes, "--time-sizes", "216", "--loss", "mrmel", *budget, "--no-umap",
+            ["--data", out, "--sizes", args.sizes, "--time-sizes", "216,1728", "--loss", "mrmel", *budget,
+             "--vector-epochs", str(args.epochs), "--no-umap",
              *quiet])),
         ("maps", lambda: maps.demo_step(Path(out), args.quiet or not args.bars)),
         ("text search", lambda: clap.demo_step(Path(out), args.quiet or not args.bars)),

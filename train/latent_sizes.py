@@ -2,7 +2,7 @@
 reconstruct audio, measure spectrum and structure (rhythm, harmony), choose a size, analyse, generate.
 
     python -m train.latent_sizes --data artifacts/gtzan_mini --data artifacts/emotion4q \\
-        --out artifacts/gtzan_emotion --sizes 8,64 --time-sizes 27,108,432,1728 \\
+        --out artifacts/gtzan_emotion --sizes 16 --time-sizes 27,216,1728,3456,6912 \\
         --new-music ../shared/data/new_music
 
 The size rule reads the validation segments; every reported figure is measured on the test segments.
@@ -77,6 +77,10 @@ def build_parser(d: StudyConfig | None = None) -> argparse.ArgumentParser:
                     help="rule: onset-envelope correlation at most this far below the oracle's")
     ap.add_argument("--margin-chroma", type=float, default=d.margin_chroma,
                     help="rule: chroma cosine at most this far below the oracle's")
+    ap.add_argument("--margin-lsd", type=float, default=d.margin_lsd_db,
+                    help="rule: LSD at most this many dB above the oracle's")
+    ap.add_argument("--vector-epochs", type=int, default=d.vector_epochs,
+                    help="epoch cap of the one-vector model (its 2-D convolutions are slow on a CPU)")
     ap.add_argument("--margin-db", type=float, default=d.margin_db,
                     help="fallback rule: smallest size whose LSD is within this many dB of the best size")
     ap.add_argument("--clips", type=int, default=d.n_clips, help="validation clips written as audio per size")
@@ -100,7 +104,8 @@ def config_from(args: argparse.Namespace, d: StudyConfig) -> StudyConfig:
                        loss=args.loss, loss_eval_segments=args.loss_segments,
                        samples_per_epoch=args.samples_per_epoch, max_eval_segments=args.eval_segments,
                        train=train, retrain=args.retrain, margin_db=args.margin_db, margin_onset=args.margin_onset,
-                       margin_chroma=args.margin_chroma, n_clips=args.clips, gl_iter=args.gl_iter,
+                       margin_chroma=args.margin_chroma, margin_lsd_db=args.margin_lsd,
+                       vector_epochs=args.vector_epochs, n_clips=args.clips, gl_iter=args.gl_iter,
                        new_music_dir=args.new_music, demo_dir=args.demo_dir, with_umap=not args.no_umap)
 
 

@@ -18,7 +18,6 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core.latent.analysis import cluster_quality, project_2d
 from core.recommend.embeddings import list_embeddings as list_embeddings  # re-exported for the pages
 from core.recommend.embeddings import load_embedding
 from core.recommend.evaluation import metrics_table as evaluation_metrics_table
@@ -169,13 +168,9 @@ def stamp(path: Path) -> tuple[str, int, int]:
 
 def read_tracks(ds_dir: Path) -> pd.DataFrame:
     """Catalog rows with an embedding (row >= 0), sorted so position i is embedding row i."""
-    from core.audio.cache import load_catalog  # data layer: the catalog with its dtypes
+    from core.audio.cache import embedded_tracks  # data layer: the catalog with its dtypes
 
-    cat = load_catalog(ds_dir)
-    if "row" not in cat.columns:
-        cat["row"] = np.arange(len(cat))
-    cat["row"] = pd.to_numeric(cat["row"], errors="coerce").fillna(-1).astype(int)
-    tracks = cat[cat["row"] >= 0].sort_values("row").reset_index(drop=True)
+    tracks = embedded_tracks(ds_dir)
     for col in ("genre", "artist", "title", "split", "tags", "path"):
         if col not in tracks.columns:
             tracks[col] = ""
@@ -310,7 +305,10 @@ def cached_queries(ds_dir: Path) -> pd.DataFrame | None:
 
 @st.cache_data(max_entries=16, show_spinner="Projecting to 2-D ...")
 def _projection_cached(ds_dir: str, model: str, method: str, file_stamp: tuple) -> np.ndarray:
-    """project_2d memoised per embedding file and method."""
+    """project_2d memoised per embedding file and method (scikit-learn is imported here, on first use, so
+    pages without a map do not pay for it)."""
+    from core.latent.analysis import project_2d
+
     return project_2d(np.asarray(read_embedding(Path(ds_dir), model)), method)
 
 
@@ -328,12 +326,20 @@ def cached_projection(ds_dir: Path, model: str, method: str) -> np.ndarray:
 @st.cache_data(max_entries=16, show_spinner="Clustering ...")
 def _clusters_cached(ds_dir: str, model: str, n_clusters: int, file_stamp: tuple) -> tuple[np.ndarray, dict]:
     """cluster_quality memoised per embedding file and cluster count."""
+    from core.latent.analysis import cluster_quality
+
     unit = np.asarray(read_embedding(Path(ds_dir), model))
     return cluster_quality(unit, read_tracks(Path(ds_dir))["genre"].to_numpy(), n_clusters)
 
 
 def cached_clusters(ds_dir: Path, model: str, n_clusters: int) -> tuple[np.ndarray, dict]:
-    """k-means cluster ids and quality numbers of an embedding."""
+    """k-means cluster ids and quality numbers of an embedding: those `train.maps` precomputed for this
+    embedding file and cluster count, else computed here once per embedding version."""
+    from core.recommend.maps import read_clusters
+
+    pre = read_clusters(ds_dir, model, n_clusters)
+    if pre is not None and len(pre[0]) == len(cached_embedding(ds_dir, model)):
+        return pre
     return _clusters_cached(str(ds_dir), model, int(n_clusters),
                             stamp(ds_dir / "embeddings" / f"{model}.npy"))
 

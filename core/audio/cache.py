@@ -285,6 +285,15 @@ class FeatureCache:
         return self.tracks.index[self.tracks["split"] == split].to_numpy()
 
 
+def embedded_tracks(ds_dir: str | Path) -> pd.DataFrame:
+    """Catalog rows that have an embedding (row >= 0), sorted so position i is embedding row i."""
+    cat = load_catalog(ds_dir)
+    if "row" not in cat.columns:
+        cat["row"] = np.arange(len(cat))
+    cat["row"] = pd.to_numeric(cat["row"], errors="coerce").fillna(-1).astype(int)
+    return cat[cat["row"] >= 0].sort_values("row").reset_index(drop=True)
+
+
 def load_catalog(ds_dir: str | Path) -> pd.DataFrame:
     """Read `<ds>/catalog.csv` with the right dtypes (ids stay strings, empty text stays '')."""
     df = pd.read_csv(Path(ds_dir) / "catalog.csv", dtype={"track_id": str}, keep_default_na=False,

@@ -67,14 +67,30 @@ def load_recon_model(ds_dir: Path | str, size: int, model: str | None = None) ->
         )
     ckpt = load_checkpoint(path)
     check_latent_size(ckpt, size, path)
-    mc = ckpt["model_config"]
-    net = build_recon_model(mc["name"], **mc.get("kwargs", {}))
-    net.load_state_dict(ckpt["state_dict"])
-    net.eval()
+    net = model_from_checkpoint(ckpt, path)
     stats = ckpt.get("extra", {}).get("mel_stats")
     if stats is None:
         raise ValueError(f"checkpoint {path} has no mel statistics; it was not written by the recon study")
     return net, MelStats.from_dict(stats)
+
+
+class OutdatedCheckpoint(ValueError):
+    """A checkpoint holds weights of an earlier version of the model that the current code cannot load."""
+
+
+def model_from_checkpoint(ckpt: dict[str, Any], path: Path | str = "") -> torch.nn.Module:
+    """The study model a checkpoint describes, with its weights, in eval mode; OutdatedCheckpoint (with what
+    to run) when the weights belong to an earlier version of that model."""
+    mc = ckpt["model_config"]
+    net = build_recon_model(mc["name"], **mc.get("kwargs", {}))
+    try:
+        net.load_state_dict(ckpt["state_dict"])
+    except RuntimeError as exc:
+        first = str(exc).splitlines()[1].strip() if len(str(exc).splitlines()) > 1 else str(exc)
+        raise OutdatedCheckpoint(
+            f"checkpoint {path} was written by an earlier version of the {mc['name']} model ({first}); "
+            f"train that size again with `python -m train.latent_sizes ... --retrain`") from None
+    return net.eval()
 
 
 def check_latent_size(ckpt: dict[str, Any], size: int, path: Path | str = "") -> None:

@@ -44,6 +44,7 @@ from core.latent.model import (
     check_latent_size,
     checkpoint_for,
     load_recon_model,
+    model_from_checkpoint,
     run_name_for,
 )
 from core.latent.newaudio import (
@@ -58,7 +59,7 @@ from core.latent.segments import AudioCache, SegmentRef, segment_refs
 from core.latent.sizes import latent_size
 from core.nn.experiments import append_run
 from core.nn.loop import TrainConfig, fit, load_checkpoint
-from core.recommend.windows import FixedWindowDataset, MelStats, RandomCropDataset, compute_mel_stats
+from core.recommend.windows import FixedWindowDataset, MelStats, RandomCropDataset, compute_mel_stats, segment_table
 
 __all__ = ["LatentSizeMismatch", "Reconstruction", "StudyConfig", "StudyResult", "UnsupportedAudioFormat",
            "analysis_sizes_for", "choose_size", "encode_and_reconstruct", "run_study"]
@@ -67,9 +68,10 @@ SCHEMA = "recon-study/1"
 
 
 def _study_training() -> TrainConfig:
-    """Training settings of one size: epoch-bounded (up to 20 epochs, patience 5, no time limit, so two
-    runs give identical checkpoints), batch 16, 1 thread (no OpenMP oversubscription on a shared machine)."""
-    return TrainConfig(max_epochs=20, patience=5, lr=1e-3, batch_size=16, seed=0, max_wall_s=None, num_threads=1)
+    """Training settings of one size: epoch-bounded (up to 60 epochs of 512 crops, patience 5, no time limit,
+    so two runs give identical checkpoints), batch 16, 1 thread (no OpenMP oversubscription on a shared
+    machine). The one-vector model is capped lower (`StudyConfig.vector_epochs`)."""
+    return TrainConfig(max_epochs=60, patience=5, lr=1e-3, batch_size=16, seed=0, max_wall_s=None, num_threads=1)
 
 
 @dataclass
@@ -77,15 +79,17 @@ class StudyConfig:
     """Settings of a latent-size sweep (everything but the latent size stays fixed); `train` holds the
     training loop's settings (its run name and output folder are set per size)."""
 
-    sizes: tuple[int, ...] = (8, 64)  # one-vector model (`model`)
+    sizes: tuple[int, ...] = (16,)  # one-vector model (`model`)
     model: str = "conv2d"
-    time_sizes: tuple[int, ...] = (27, 108, 432, 1728)  # T x C model: T = 27 latent frames, C = size / 27
+    time_sizes: tuple[int, ...] = (27, 216, 1728, 3456, 6912)  # T x C model (shape from timeae.time_shape)
     time_model: str = "time_conv"
     time_hidden: int = 96  # hidden channels of the T x C model's convolutions
     loss: str = "auto"  # "mse", "mrmel" or "auto": both tried at `loss_choice_size`, the better on val kept
     loss_choice_size: int | None = None  # None: the middle time size (else the middle one-vector size)
     loss_metric: str = "mel_distance"  # validation measure that picks the loss (lower is better)
     samples_per_epoch: int | None = 512  # random 5-s crops per epoch (None: one per training segment)
+    vector_epochs: int | None = 6  # at most this many epochs for the one-vector model (2-D convolutions: slow)
+    linear_fit_segments: int = 800  # training segments the T x C model's linear path is fitted on
     eval_split: str = "test"  # held-out segments every reported figure is measured on
     select_split: str = "val"  # segments the size rule is applied to (never the figures' own segments)
     min_select_segments: int = 8  # fewer (or fewer than max_eval_segments) -> the rule falls back, flagged
@@ -96,8 +100,9 @@ class StudyConfig:
     gl_iter: int = 48
     margin_db: float = 0.5  # fallback rule: smallest size with LSD <= plateau + margin_db
     rule_metric: str = "lsd_db"
-    margin_onset: float = 0.1  # rule: onset_corr >= oracle - margin_onset and
-    margin_chroma: float = 0.05  # chroma_cos >= oracle - margin_chroma
+    margin_onset: float = 0.25  # rule: onset_corr >= oracle - margin_onset,
+    margin_chroma: float = 0.15  # chroma_cos >= oracle - margin_chroma and
+    margin_lsd_db: float = 1.5  # lsd_db <= oracle + margin_lsd_db
     analysis_sizes: tuple[int, ...] | None = None  # None: chosen, half, double (+ neighbours)
     with_umap: bool = True
     new_music_dir: Path | None = None
@@ -174,21 +179,24 @@ class SizeRule:
 
 
 def choose_structure_size(metrics_by_size: dict[int, dict[str, float]], oracle: dict[str, float],
-                          margin_onset: float = 0.1, margin_chroma: float = 0.05,
+                          margin_onset: float = 0.25, margin_chroma: float = 0.15, margin_lsd: float = 1.5,
                           fallback_metric: str = "lsd_db", fallback_margin: float = 0.5,
                           on: str = "held-out") -> SizeRule:
-    """The rule: smallest size whose onset-envelope correlation and chroma cosine are within the margins of
-    the oracle's (rhythm and harmony kept), both measured on the segments `on` names. When no size meets
-    both, the plateau rule on `fallback_metric` picks the size and the text says that the structure rule was
-    not met."""
+    """The rule: smallest size whose onset-envelope correlation (rhythm) and chroma cosine (harmony) are
+    within the margins of the oracle's and whose LSD is at most `margin_lsd` dB above the oracle's, all
+    measured on the segments `on` names. When no size meets all three, the plateau rule on
+    `fallback_metric` picks the size and the text says that the structure rule was not met."""
     if not metrics_by_size:
         raise ValueError("no sizes to choose from")
     lo_onset = oracle["onset_corr"] - margin_onset
     lo_chroma = oracle["chroma_cos"] - margin_chroma
-    ok = [s for s, m in metrics_by_size.items() if m["onset_corr"] >= lo_onset and m["chroma_cos"] >= lo_chroma]
+    hi_lsd = oracle["lsd_db"] + margin_lsd
+    ok = [s for s, m in metrics_by_size.items()
+          if m["onset_corr"] >= lo_onset and m["chroma_cos"] >= lo_chroma and m["lsd_db"] <= hi_lsd]
     base = (f"smallest latent size whose mean {on} onset-envelope correlation is >= {lo_onset:.3f} (oracle "
-            f"{oracle['onset_corr']:.3f} - {margin_onset:g}) and chroma cosine >= {lo_chroma:.3f} (oracle "
-            f"{oracle['chroma_cos']:.3f} - {margin_chroma:g})")
+            f"{oracle['onset_corr']:.3f} - {margin_onset:g}), chroma cosine >= {lo_chroma:.3f} (oracle "
+            f"{oracle['chroma_cos']:.3f} - {margin_chroma:g}) and LSD <= {hi_lsd:.2f} dB (oracle "
+            f"{oracle['lsd_db']:.2f} + {margin_lsd:g})")
     chosen, plateau, fb_text = choose_size(metrics_by_size, fallback_metric, fallback_margin, on)
     if ok:
         return SizeRule(min(ok), True, base, plateau)
@@ -220,7 +228,7 @@ def select_size(select_table: dict[int, dict[str, float]], select_oracle: dict[s
     on the `eval_split` table. With too few select segments the rule runs on the eval table instead, and
     `selected_on` and the text say so."""
     low = min_select_segments(cfg)
-    args = (cfg.margin_onset, cfg.margin_chroma, cfg.rule_metric, cfg.margin_db)
+    args = (cfg.margin_onset, cfg.margin_chroma, cfg.margin_lsd_db, cfg.rule_metric, cfg.margin_db)
     figures = f"every figure is measured on {n_eval} {cfg.eval_split} segments"
     if n_select >= low and select_table:
         rule = choose_structure_size(select_table, select_oracle, *args, on=f"{cfg.select_split}-segment")
@@ -255,6 +263,24 @@ def analysis_sizes_for(sizes: list[int], chosen: int) -> list[int]:
 # --------------------------------------------------------------------------- training
 
 
+def _new_model(fc: FeatureCache, kind: str, size: int, stats: MelStats,
+               cfg: StudyConfig) -> tuple[torch.nn.Module, float | None]:
+    """A fresh, seeded model of one kind and size; a T x C model gets its linear path fitted on up to
+    `linear_fit_segments` evenly spaced training segments (returns the variance share it holds)."""
+    acfg = fc.config
+    torch.manual_seed(cfg.train.seed)
+    extra = {"hidden": cfg.time_hidden} if kind == cfg.time_model else {}
+    net = build_recon_model(kind, n_mels=acfg.n_mels, n_frames=acfg.segment_frames, latent_dim=size,
+                            objective=cfg.objective, sample_rate=acfg.sample_rate, hop_length=acfg.hop_length,
+                            **extra)
+    if not hasattr(net, "fit_linear"):
+        return net, None
+    segs = segment_table(fc, fc.split_rows("train"))[0]
+    pick = segs[np.linspace(0, len(segs) - 1, min(len(segs), cfg.linear_fit_segments)).round().astype(int)]
+    mels = stats.apply(np.asarray(fc.mels[np.unique(pick)], dtype=np.float32))
+    return net, net.fit_linear(mels)
+
+
 def train_size(fc: FeatureCache, ds_dir: Path, kind: str, size: int, stats: MelStats, cfg: StudyConfig,
                loss: str, run: str | None = None) -> SizeResult:
     """Train (or reuse) the model of one kind and latent size through core.nn.fit with `loss`."""
@@ -269,19 +295,18 @@ def train_size(fc: FeatureCache, ds_dir: Path, kind: str, size: int, stats: MelS
                           0, {"epochs_history": len(ckpt.get("history", []))})
     if cfg.retrain:
         shutil.rmtree(best.parent, ignore_errors=True)
-    torch.manual_seed(seed)
-    extra = {"hidden": cfg.time_hidden} if kind == cfg.time_model else {}
-    net = build_recon_model(kind, n_mels=acfg.n_mels, n_frames=acfg.segment_frames, latent_dim=size,
-                            objective=cfg.objective, sample_rate=acfg.sample_rate, hop_length=acfg.hop_length,
-                            **extra)
+    net, linear_share = _new_model(fc, kind, size, stats, cfg)
     train_ds = RandomCropDataset(fc, fc.split_rows("train"), stats, window=acfg.segment_frames, seed=seed,
                                  samples_per_epoch=cfg.samples_per_epoch)
     val_ds = FixedWindowDataset(fc, fc.split_rows("val"), stats, window=acfg.segment_frames)
     train_dl = DataLoader(train_ds, batch_size=cfg.train.batch_size, shuffle=True,
                           generator=torch.Generator().manual_seed(seed))
     val_dl = DataLoader(val_ds, batch_size=cfg.train.batch_size)
-    tcfg = replace(cfg.train, run_name=run, out_dir=ds_dir,
-                   extra={"mel_stats": stats.to_dict(), "study": "latent_sizes", "latent_dim": size, "loss": loss})
+    epochs = cfg.train.max_epochs if kind == cfg.time_model else min(cfg.train.max_epochs,
+                                                                     cfg.vector_epochs or cfg.train.max_epochs)
+    tcfg = replace(cfg.train, run_name=run, out_dir=ds_dir, max_epochs=epochs,
+                   extra={"mel_stats": stats.to_dict(), "study": "latent_sizes", "latent_dim": size, "loss": loss,
+                          "linear_variance_share": linear_share})
     res = fit(net, train_dl, val_dl, tcfg, loss_fn=recon_loss(loss))
     append_run(ds_dir, {
         "run_name": run, "model": kind, "objective": cfg.objective, "loss": loss, "latent_dim": size,
@@ -377,7 +402,9 @@ def _open(ds_dir: Path, cfg: StudyConfig) -> tuple[FeatureCache, dict[int, str]]
         for size, kind in kinds.items():
             path = checkpoint_for(ds_dir, kind, size)
             if path.exists():
-                check_latent_size(load_checkpoint(path), size, path)
+                ckpt = load_checkpoint(path)
+                check_latent_size(ckpt, size, path)
+                model_from_checkpoint(ckpt, path)  # OutdatedCheckpoint before any work
     n = {sp: len(fc.split_rows(sp)) for sp in ("train", "val", cfg.eval_split)}
     if min(n.values()) == 0:
         raise ValueError(f"{ds_dir} needs train, val and {cfg.eval_split} tracks (has {n})")
@@ -465,11 +492,7 @@ class _Study:
 
     def _load(self, checkpoint: str) -> torch.nn.Module:
         """A model from a checkpoint path relative to the dataset folder."""
-        ckpt = load_checkpoint(self.ds_dir / checkpoint)
-        mc = ckpt["model_config"]
-        net = build_recon_model(mc["name"], **mc.get("kwargs", {}))
-        net.load_state_dict(ckpt["state_dict"])
-        return net.eval()
+        return model_from_checkpoint(load_checkpoint(self.ds_dir / checkpoint), checkpoint)
 
     def measure_size(self, size: int) -> None:
         """Train or reuse one size, reconstruct the held-out (and train-check) segments, write its clips
@@ -660,8 +683,9 @@ def _index(st: _Study, sel: Selection, a_sizes: list[int],
         "schema": SCHEMA, "dataset": st.ds_dir.name, "created": utc_now(), "audio_config": asdict(acfg),
         "sample_rate": acfg.sample_rate, "spectrogram_db_range": list(SPEC_DB_RANGE), "model": cfg.model,
         "study_config": asdict(cfg), "griffin_lim": asdict(st.gl), "sizes": sizes, "chosen_size": chosen,
-        "rule": {"metric": "onset_corr+chroma_cos", "margin_onset": cfg.margin_onset,
-                 "margin_chroma": cfg.margin_chroma, "met": rule.met, "text": rule.text,
+        "rule": {"metric": "onset_corr+chroma_cos+lsd_db", "margin_onset": cfg.margin_onset,
+                 "margin_chroma": cfg.margin_chroma, "margin_lsd_db": cfg.margin_lsd_db, "met": rule.met,
+                 "text": rule.text,
                  "selected_on": sel.selected_on,
                  "fallback": {"metric": cfg.rule_metric, "margin": cfg.margin_db, "plateau": rule.plateau}},
         "selected_on": sel.selected_on, "selection": _selection_block(st, sel),

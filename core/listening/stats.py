@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.stats import binomtest
 
 
 def binomial_two_sided_p(wins: int, n: int, p: float = 0.5) -> float:
@@ -14,6 +13,8 @@ def binomial_two_sided_p(wins: int, n: int, p: float = 0.5) -> float:
         return 1.0
     if not 0 <= wins <= n:
         raise ValueError(f"wins must be in [0, {n}], got {wins}")
+    from scipy.stats import binomtest  # imported on first use: scipy.stats takes ~1 s to import
+
     return float(binomtest(int(wins), int(n), p, alternative="two-sided").pvalue)
 
 

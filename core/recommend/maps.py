@@ -1,6 +1,7 @@
 """Precomputed 2-D maps of every embedding (PCA and UMAP), so the app's Latent map never projects on
-a cold server: `<ds>/maps/<model>.npz` holds `pca` and `umap` [n_tracks, 2] float32 and the SHA-1 of
-the embedding file it was computed from (a map of an older embedding is ignored).
+a cold server: `<ds>/maps/<model>.npz` holds `pca` and `umap` [n_tracks, 2] float32, the k-means clusters
+at the page's default count (`default_cluster_count`) with their quality numbers, and the SHA-1 of the
+embedding file it was computed from (a map of an older embedding is ignored).
 
     python -m train.maps --data artifacts/<ds>
 """
@@ -8,12 +9,19 @@ the embedding file it was computed from (a map of an older embedding is ignored)
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 METHODS = ("pca", "umap")
+MAX_CLUSTERS = 30
+
+
+def default_cluster_count(genres: np.ndarray) -> int:
+    """The Latent map's starting k-means k: the number of distinct non-empty genres, between 2 and 30."""
+    return min(max(2, len({str(g) for g in genres if str(g)})), MAX_CLUSTERS)
 
 
 @dataclass
@@ -45,17 +53,41 @@ def unit_matrix(ds_dir: Path | str, model: str) -> np.ndarray:
 
 
 def write_maps(ds_dir: Path | str, model: str, methods: tuple[str, ...] = METHODS, seed: int = 0) -> MapResult:
-    """Compute the PCA (and UMAP) map of one embedding and write `<ds>/maps/<model>.npz` atomically."""
-    from core.latent.analysis import project_2d
+    """Compute the PCA (and UMAP) map and the default k-means clusters of one embedding and write
+    `<ds>/maps/<model>.npz` atomically."""
+    from core.audio.cache import embedded_tracks
+    from core.latent.analysis import cluster_quality, project_2d
 
     unit = unit_matrix(ds_dir, model)
     arrays = {m: project_2d(unit, m, seed=seed).astype(np.float32) for m in methods}
+    genres = embedded_tracks(ds_dir)["genre"].astype(str).to_numpy()
+    if len(genres) == len(unit):
+        k = default_cluster_count(genres)
+        labels, quality = cluster_quality(unit, genres, k, seed=seed)
+        arrays.update(clusters=np.asarray(labels, np.int32), clusters_k=np.array(k),
+                      cluster_quality=np.array(json.dumps(quality)))
     path = map_path(ds_dir, model)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.stem + ".tmp.npz")
     np.savez(tmp, digest=np.array(embedding_digest(ds_dir, model)), **arrays)
     tmp.replace(path)
     return MapResult(model, path, tuple(methods))
+
+
+def read_clusters(ds_dir: Path | str, model: str, n_clusters: int) -> tuple[np.ndarray, dict[str, float]] | None:
+    """The precomputed k-means clusters and quality numbers of the current embedding file when they were
+    computed for `n_clusters`, else None."""
+    path = map_path(ds_dir, model)
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            if ("clusters" not in z.files or int(z["clusters_k"]) != int(n_clusters)
+                    or str(z["digest"]) != embedding_digest(ds_dir, model)):
+                return None
+            return np.asarray(z["clusters"]), {k: float(v) for k, v in json.loads(str(z["cluster_quality"])).items()}
+    except (OSError, ValueError, KeyError):
+        return None
 
 
 def read_map(ds_dir: Path | str, model: str, method: str) -> np.ndarray | None:
