@@ -537,3 +537,20 @@ def test_upload_result_shows_spectrograms_and_metrics_with_units_beside_the_orac
     row = table.set_index("metric").loc["lsd_db"]
     assert (row["unit"], row["reconstruction"], row["oracle"]) == ("dB", 7.25, 5.0)
     assert "lower is better" in texts(at)
+
+
+def test_maps_of_a_catalog_without_genres_keep_two_clusters(art_root, tmp_path):
+    import shutil
+
+    import pandas as pd
+
+    from core.recommend.maps import read_clusters, read_map, write_maps
+
+    ds = tmp_path / "demo"
+    shutil.copytree(art_root / "demo", ds)
+    cat = pd.read_csv(ds / "catalog.csv", dtype=str, keep_default_na=False)
+    cat.drop(columns=["genre"]).to_csv(ds / "catalog.csv", index=False)
+    write_maps(ds, "baseline", methods=("pca",))
+    assert read_map(ds, "baseline", "pca").shape == (28, 2)
+    labels, quality = read_clusters(ds, "baseline", 2)  # no genres: the page's starting k is 2
+    assert sorted(set(labels.tolist())) == [0, 1] and quality["v_measure_kmeans_vs_genre"] == 0.0

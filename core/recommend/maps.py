@@ -60,9 +60,10 @@ def write_maps(ds_dir: Path | str, model: str, methods: tuple[str, ...] = METHOD
 
     unit = unit_matrix(ds_dir, model)
     arrays = {m: project_2d(unit, m, seed=seed).astype(np.float32) for m in methods}
-    genres = embedded_tracks(ds_dir)["genre"].astype(str).to_numpy()
-    if len(genres) == len(unit):
-        k = default_cluster_count(genres)
+    tracks = embedded_tracks(ds_dir)
+    genres = tracks["genre"].astype(str).to_numpy() if "genre" in tracks.columns else np.full(len(tracks), "")
+    k = default_cluster_count(genres)
+    if len(genres) == len(unit) > k:  # else the page clusters on its own (and says why if it cannot)
         labels, quality = cluster_quality(unit, genres, k, seed=seed)
         arrays.update(clusters=np.asarray(labels, np.int32), clusters_k=np.array(k),
                       cluster_quality=np.array(json.dumps(quality)))
