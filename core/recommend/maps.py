@@ -75,31 +75,36 @@ def write_maps(ds_dir: Path | str, model: str, methods: tuple[str, ...] = METHOD
     return MapResult(model, path, tuple(methods))
 
 
-def read_clusters(ds_dir: Path | str, model: str, n_clusters: int) -> tuple[np.ndarray, dict[str, float]] | None:
-    """The precomputed k-means clusters and quality numbers of the current embedding file when they were
-    computed for `n_clusters`, else None."""
+def _stored(ds_dir: Path | str, model: str) -> dict[str, np.ndarray] | None:
+    """The arrays of `<ds>/maps/<model>.npz` when it was computed from the current embedding file, else None
+    (absent, stale, unreadable)."""
     path = map_path(ds_dir, model)
     if not path.is_file():
         return None
     try:
         with np.load(path, allow_pickle=False) as z:
-            if ("clusters" not in z.files or int(z["clusters_k"]) != int(n_clusters)
-                    or str(z["digest"]) != embedding_digest(ds_dir, model)):
+            if str(z["digest"]) != embedding_digest(ds_dir, model):
                 return None
-            return np.asarray(z["clusters"]), {k: float(v) for k, v in json.loads(str(z["cluster_quality"])).items()}
+            return {name: z[name] for name in z.files}
     except (OSError, ValueError, KeyError):
+        return None
+
+
+def read_clusters(ds_dir: Path | str, model: str, n_clusters: int) -> tuple[np.ndarray, dict[str, float]] | None:
+    """The precomputed k-means clusters and quality numbers of the current embedding file when they were
+    computed for `n_clusters`, else None."""
+    z = _stored(ds_dir, model)
+    if z is None or "clusters" not in z or int(z["clusters_k"]) != int(n_clusters):
+        return None
+    try:
+        return np.asarray(z["clusters"]), {k: float(v) for k, v in json.loads(str(z["cluster_quality"])).items()}
+    except (ValueError, KeyError):
         return None
 
 
 def read_map(ds_dir: Path | str, model: str, method: str) -> np.ndarray | None:
     """A precomputed map [n, 2] of the current embedding file, or None (absent, stale, unreadable)."""
-    path = map_path(ds_dir, model)
-    if not path.is_file():
+    z = _stored(ds_dir, model)
+    if z is None or method.lower() not in z:
         return None
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            if method.lower() not in z.files or str(z["digest"]) != embedding_digest(ds_dir, model):
-                return None
-            return np.asarray(z[method.lower()], np.float32)
-    except (OSError, ValueError, KeyError):
-        return None
+    return np.asarray(z[method.lower()], np.float32)
